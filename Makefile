@@ -1,0 +1,52 @@
+# Lightweight Deep Learning Lab: `make lab` to work, `make test` to check everything.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.install-stamp
+PORT ?= 8888
+# No display (a server, a container, SSH): do not try to open a browser, just print the URL.
+NO_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
+
+.PHONY: install lab test unit nbval timings execute clean-venv help
+
+help:
+	@echo "make lab      install into .venv (first time) and open JupyterLab on notebooks/"
+	@echo "make test     install if needed, run the unit tests and nbval over every notebook (fast mode)"
+	@echo "make timings  time every notebook in fast and full mode (copies; your notebooks are not touched)"
+	@echo "make execute  maintainers: re-run every notebook in full mode and save its outputs"
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "The course needs Python 3.11; found " + sys.version.split()[0] + ". Install python3.11 or run: make PYTHON=/path/to/python3.11 ...")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+lab: install
+	@echo "Starting JupyterLab on notebooks/ (Ctrl-C to stop). Open the URL printed below."
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --port=$(PORT) $(NO_BROWSER)
+
+# make test: unit tests + nbval (lax) over every notebook, in fast mode, with a throw-away results folder
+# so your own ledger is never touched, and strict checks so a broken exercise solution fails the run.
+test: install
+	@results=$$(mktemp -d); \
+	COURSE_FAST=1 COURSE_STRICT_CHECKS=1 COURSE_RESULTS_DIR=$$results MPLBACKEND=Agg \
+	  $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \
+	  --sanitize-with tests/nbval_sanitize.cfg -q -p no:cacheprovider; status=$$?; \
+	rm -rf $$results; exit $$status
+
+unit: install
+	COURSE_FAST=1 $(PY) -m pytest tests -q
+
+timings: install
+	$(PY) tests/time_notebooks.py
+
+execute: install
+	@git diff --quiet -- notebooks || { echo "notebooks/ has uncommitted changes; commit or stash them first (make execute overwrites outputs)."; exit 1; }
+	$(PY) tests/time_notebooks.py --execute-in-place
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,27 @@
+"""course_lib: the small helper package shared by every notebook of the Lightweight Deep Learning Lab.
+
+One module per idea:
+
+- ``config``   fast mode (``COURSE_FAST=1``), paths, seeding
+- ``data``     the synthetic datasets (digits, shapes) and an opt-in loader for the real ones
+- ``profile``  parameters, MACs, activation memory and bytes on disk of a Keras model
+- ``bench``    honest latency measurement (warm-up, repeats, median and IQR, threads, CPU)
+- ``checks``   exercise checkers with friendly messages
+- ``plots``    the house plot style
+- ``ledger``   one CSV row per measured model, shared across notebooks
+- ``models``   small model builders and a compact training helper
+- ``tflite``   conversion to TensorFlow Lite / LiteRT and running the interpreter
+- ``envcheck`` the environment report of notebook 00
+"""
+import os as _os
+
+# Keep TensorFlow's C++ start-up chatter out of the notebooks (must happen before TF is imported).
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+__version__ = "0.1.0"
+
+from . import config as _config  # noqa: E402
+
+# Every notebook needs TensorFlow; importing it here, quietly, keeps its C++ start-up messages
+# out of the notebooks' outputs.
+_config.import_tensorflow()

@@ -1,0 +1,168 @@
+"""Honest latency measurement: warm up, repeat, random inputs, median and interquartile range.
+
+Every result carries the CPU model and the thread count, because a latency without them means
+little. Host-CPU numbers are *this machine's*; never mix them with phone numbers from papers.
+
+- :func:`measure` times any callable on a pool of random inputs.
+- :func:`time_keras` times a Keras model (``mode="function"``: compiled with ``tf.function``, how you
+  would serve it; ``"eager"``: a plain ``model(x)`` call; ``"predict"``: ``model.predict``).
+- :func:`time_interpreter` times a LiteRT / TFLite flatbuffer with a chosen number of threads.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import config
+
+
+@dataclass
+class Timing:
+    """Latency of one configuration, in milliseconds per call."""
+
+    label: str
+    median_ms: float
+    q1_ms: float
+    q3_ms: float
+    min_ms: float
+    repeats: int
+    warmup: int
+    batch: int
+    threads: int
+    cpu: str
+
+    @property
+    def iqr_ms(self) -> float:
+        """Interquartile range (q3 - q1): the spread of the middle half of the runs."""
+        return self.q3_ms - self.q1_ms
+
+    def __str__(self) -> str:
+        return (f"{self.label}: median {self.median_ms:.3f} ms (IQR {self.iqr_ms:.3f} ms, "
+                f"{self.repeats} runs after {self.warmup} warm-up, batch {self.batch}, "
+                f"{self.threads} thread(s), {self.cpu})")
+
+    def as_row(self) -> dict:
+        row = asdict(self)
+        row["iqr_ms"] = self.iqr_ms
+        return row
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux) and the number of logical cores."""
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{name} ({os.cpu_count()} logical cores)"
+
+
+def tf_threads() -> int:
+    """Threads TensorFlow uses inside one op (0 in TF's config means 'all cores')."""
+    import tensorflow as tf
+
+    n = tf.config.threading.get_intra_op_parallelism_threads()
+    return n if n > 0 else (os.cpu_count() or 1)
+
+
+def default_repeats() -> int:
+    """Repeats used when none are given: 50 in full mode, 10 in fast mode."""
+    return config.pick(full=50, fast=10)
+
+
+def random_inputs(shape: Sequence[int], dtype=np.float32, count: int = 4, seed: int = 0,
+                  low: float = 0.0, high: float = 1.0) -> list[np.ndarray]:
+    """A small pool of random (never all-zero) inputs; integer dtypes cover their whole range."""
+    rng = np.random.default_rng(seed)
+    dtype = np.dtype(dtype)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return [rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype) for _ in range(count)]
+    return [rng.uniform(low, high, size=shape).astype(dtype) for _ in range(count)]
+
+
+def measure(fn: Callable[[np.ndarray], object], inputs: Sequence[np.ndarray], label: str = "",
+            warmup: int = 5, repeats: int | None = None, threads: int | None = None, batch: int = 1) -> Timing:
+    """Call ``fn`` on the inputs in turn: ``warmup`` untimed calls, then ``repeats`` timed ones."""
+    if not inputs:
+        raise ValueError("measure needs at least one input array")
+    repeats = repeats or default_repeats()
+    if repeats < 3:
+        raise ValueError(f"repeats={repeats}: use at least 3 so a median and quartiles mean something")
+    for i in range(warmup):
+        fn(inputs[i % len(inputs)])
+    times = []
+    for i in range(repeats):
+        x = inputs[i % len(inputs)]
+        start = time.perf_counter_ns()
+        fn(x)
+        times.append((time.perf_counter_ns() - start) / 1e6)
+    q1, med, q3 = statistics.quantiles(times, n=4, method="inclusive")
+    return Timing(label=label, median_ms=med, q1_ms=q1, q3_ms=q3, min_ms=min(times), repeats=repeats,
+                  warmup=warmup, batch=batch, threads=threads or tf_threads(), cpu=cpu_model())
+
+
+def time_keras(model, batch_size: int = 1, mode: str = "function", warmup: int = 5,
+               repeats: int | None = None, label: str | None = None, seed: int = 0) -> Timing:
+    """Latency of a Keras model on random inputs of its input shape (one batch per call)."""
+    import tensorflow as tf
+
+    shape = (batch_size, *model.inputs[0].shape[1:])
+    if any(d is None for d in shape):
+        raise ValueError(f"model '{model.name}' has an unknown input dimension {shape}; give it a fixed input shape")
+    inputs = [tf.constant(x) for x in random_inputs(shape, seed=seed)]
+    if mode == "function":
+        compiled = tf.function(lambda x: model(x, training=False))
+        fn = lambda x: compiled(x).numpy()  # noqa: E731  (.numpy() waits for the result)
+    elif mode == "eager":
+        fn = lambda x: model(x, training=False).numpy()  # noqa: E731
+    elif mode == "predict":
+        fn = lambda x: model.predict(x, verbose=0)  # noqa: E731
+    else:
+        raise ValueError(f"mode must be 'function', 'eager' or 'predict', not {mode!r}")
+    return measure(fn, inputs, label=label or f"{model.name} (Keras, {mode})", warmup=warmup,
+                   repeats=repeats, threads=tf_threads(), batch=batch_size)
+
+
+def time_interpreter(model_bytes: bytes, num_threads: int = 1, warmup: int = 5, repeats: int | None = None,
+                     label: str = "LiteRT", seed: int = 0) -> Timing:
+    """Latency of one ``invoke()`` of a LiteRT flatbuffer, with ``num_threads`` threads (XNNPACK on)."""
+    from .tflite import make_interpreter
+
+    interp = make_interpreter(model_bytes, num_threads=num_threads)
+    detail = interp.get_input_details()[0]
+    inputs = random_inputs(tuple(detail["shape"]), dtype=detail["dtype"], seed=seed)
+    out_index = interp.get_output_details()[0]["index"]
+
+    def run(x):
+        interp.set_tensor(detail["index"], x)
+        interp.invoke()
+        return interp.get_tensor(out_index)
+
+    return measure(run, inputs, label=label, warmup=warmup, repeats=repeats, threads=num_threads,
+                   batch=int(detail["shape"][0]))
+
+
+def table(timings: Sequence[Timing]) -> pd.DataFrame:
+    """Timings as a table (median, IQR, min in ms; threads; batch)."""
+    rows = [{"what": t.label, "median ms": round(t.median_ms, 3), "IQR ms": round(t.iqr_ms, 3),
+             "min ms": round(t.min_ms, 3), "runs": t.repeats, "batch": t.batch, "threads": t.threads}
+            for t in timings]
+    return pd.DataFrame(rows)
+
+
+def machine_line() -> str:
+    """One line to print beside every timing table: CPU, cores, TF threads, mode."""
+    return (f"Host CPU: {cpu_model()}; TensorFlow intra-op threads: {tf_threads()}; "
+            f"course mode: {config.mode_name()}. Figures are for this machine, not a phone.")
