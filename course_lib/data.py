@@ -15,6 +15,7 @@ overwrite, a file that differs.
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 from pathlib import Path
 
@@ -105,7 +106,7 @@ def generate(name: str, data_dir: Path | None = None, overwrite: bool = False) -
     make = _make_digits if name == "digits" else _make_shapes
     x_tr, y_tr = make(SIZES["train"], rng)
     x_te, y_te = make(SIZES["test"], rng)
-    tmp = path.with_name(path.name + ".tmp.npz")
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # unique: parallel kernels may race
     np.savez(tmp, x_train=x_tr, y_train=y_tr, x_test=x_te, y_test=y_te)
     tmp.replace(path)
     manifest = _read_manifest(data_dir)

@@ -1,0 +1,21 @@
+"""Shared fixtures: unit tests never touch the repo's data/ or results/."""
+import os
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture
+def results_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_RESULTS_DIR", str(tmp_path / "results"))
+    return tmp_path / "results"
+
+
+@pytest.fixture
+def small_sizes(monkeypatch):
+    """Make the generators produce tiny datasets so data tests run in a second."""
+    from course_lib import data
+
+    monkeypatch.setattr(data, "SIZES", {"train": 120, "test": 40})
+    monkeypatch.setattr(data, "FAST_SIZES", {"train": 30, "test": 10})

@@ -1,0 +1,55 @@
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from course_lib import bench, tflite
+
+
+def test_measure_statistics_with_known_sleep():
+    t = bench.measure(lambda x: time.sleep(0.002), [np.ones(1)], label="sleep", warmup=1, repeats=7, threads=1)
+    assert 1.9 <= t.median_ms < 20
+    assert t.q1_ms <= t.median_ms <= t.q3_ms and t.iqr_ms >= 0 and t.min_ms <= t.median_ms
+    assert t.repeats == 7 and t.warmup == 1 and t.threads == 1
+    assert "sleep: median" in str(t) and "thread" in str(t)
+
+
+def test_measure_uses_all_inputs_and_warms_up():
+    seen = []
+    bench.measure(lambda x: seen.append(float(x[0])), [np.array([1.0]), np.array([2.0])], warmup=2, repeats=4)
+    assert len(seen) == 6 and set(seen) == {1.0, 2.0}
+
+
+def test_measure_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="at least one input"):
+        bench.measure(lambda x: x, [])
+    with pytest.raises(ValueError, match="repeats=2"):
+        bench.measure(lambda x: x, [np.ones(1)], repeats=2)
+
+
+def test_random_inputs_are_random_and_typed():
+    xs = bench.random_inputs((2, 3), count=3)
+    assert all(x.dtype == np.float32 and x.any() for x in xs)
+    assert not np.array_equal(xs[0], xs[1])
+    ints = bench.random_inputs((100,), dtype=np.int8)[0]
+    assert ints.dtype == np.int8 and ints.min() < -50 and ints.max() > 50
+
+
+def test_time_keras_and_interpreter():
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3), keras.layers.Flatten(),
+                              keras.layers.Dense(2)])
+    for mode in ("function", "eager", "predict"):
+        t = bench.time_keras(model, mode=mode, warmup=1, repeats=3)
+        assert t.median_ms > 0 and t.batch == 1 and t.threads >= 1
+    with pytest.raises(ValueError, match="mode must be"):
+        bench.time_keras(model, mode="fastest")
+    t = bench.time_interpreter(tflite.convert(model), num_threads=2, warmup=1, repeats=3)
+    assert t.threads == 2 and t.median_ms > 0
+    table = bench.table([t])
+    assert list(table.columns)[:3] == ["what", "median ms", "IQR ms"]
+
+
+def test_machine_line_names_cpu_and_threads():
+    line = bench.machine_line()
+    assert "CPU" in line and "threads" in line and "not a phone" in line

@@ -1,0 +1,67 @@
+"""The set-up files agree with each other (pyproject, constraints, environment.yml, Makefile, CI)."""
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _pins():
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[name.strip().lower().replace("_", "-")] = version.strip()
+    return pins
+
+
+def test_environment_yml_matches_pyproject():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python"))
+    assert python == "python=3.11" and project["requires-python"] == ">=3.11,<3.12"
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert "-c constraints.txt" in pip and "-e .[dev]" in pip
+    assert "dev" in project["optional-dependencies"]
+
+
+def test_constraints_satisfy_pyproject_ranges():
+    from packaging.requirements import Requirement
+
+    pins = _pins()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = list(project["dependencies"])
+    for extra in ("lab", "test"):
+        reqs += project["optional-dependencies"][extra]
+    for text in reqs:
+        req = Requirement(text)
+        name = req.name.lower().replace("_", "-")
+        assert name in pins, f"{name} is required but not pinned in constraints.txt"
+        assert req.specifier.contains(pins[name], prereleases=True), f"{name}=={pins[name]} violates {req.specifier}"
+
+
+def test_forbidden_packages_absent():
+    pins = _pins()
+    for name in ("tensorflow-model-optimization", "larq", "tf-keras"):
+        assert name not in pins
+
+
+def test_makefile_and_ci_entry_points():
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^lab: install", makefile, re.M) and re.search(r"^test: install", makefile, re.M)
+    assert "COURSE_FAST=1" in makefile and "--nbval-lax" in makefile
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_every_notebook_has_nbgrader_markers_balanced():
+    import nbformat
+
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        begins = sum(c.source.count("### BEGIN SOLUTION") for c in nb.cells if c.cell_type == "code")
+        ends = sum(c.source.count("### END SOLUTION") for c in nb.cells if c.cell_type == "code")
+        assert begins == ends, f"{path.name}: {begins} BEGIN vs {ends} END markers"
+        if not path.name.startswith("00_"):
+            assert begins >= 3, f"{path.name} has {begins} exercises; COURSE.md asks for at least 3"
