@@ -5,6 +5,14 @@
 representative dataset). ``run(model_bytes, x)`` feeds float inputs, quantizing them when the model
 wants integers, and returns float outputs.
 
+``evaluate(model_bytes, x, y)`` measures accuracy over a dataset (and, given reference scores, how
+often the converted model agrees with them); ``summary(model_bytes)`` opens the flatbuffer: operators
+and their counts, tensor types, quantization parameters and where the bytes go.
+
+Two mistakes get a clear :class:`ConversionError`: asking for ``"int8"`` without representative data,
+and an "int8" model in which some operator still computes in float (the converter silently keeps
+float kernels for ops it cannot quantize, wrapped in QUANTIZE / DEQUANTIZE); the error names the op.
+
 Inference uses the LiteRT interpreter (``ai_edge_litert``), falling back to ``tf.lite.Interpreter``
 only when that package is missing.
 """
@@ -12,45 +20,64 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
+import warnings
+from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from .config import quiet_native_stderr
 
 try:  # LiteRT is the supported runtime; tf.lite.Interpreter is deprecated.
     from ai_edge_litert.interpreter import Interpreter as _Interpreter
+    from ai_edge_litert.interpreter import OpResolverType as _OpResolverType
 
     RUNTIME = "ai_edge_litert"
 except ImportError:  # pragma: no cover - exercised only where ai-edge-litert is not installed
     import tensorflow as _tf
 
     _Interpreter = _tf.lite.Interpreter
+    _OpResolverType = _tf.lite.experimental.OpResolverType
     RUNTIME = "tf.lite"
 
 MODES = ("float32", "dynamic", "float16", "int8")
+
+#: Operators that only convert between number formats. In a full-integer model they may appear
+#: (e.g. DEQUANTIZE of float16 weights), but any *other* op with float32 tensors computes in float.
+CONVERSION_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
 
 
 class ConversionError(ValueError):
     """A model could not be converted as asked; the message says why."""
 
 
-def make_interpreter(model_bytes: bytes, num_threads: int = 1):
-    """A LiteRT interpreter for a flatbuffer, tensors allocated, using ``num_threads`` threads."""
+def make_interpreter(model_bytes: bytes, num_threads: int = 1, xnnpack: bool = True):
+    """A LiteRT interpreter for a flatbuffer, tensors allocated, using ``num_threads`` threads.
+
+    ``xnnpack=True`` (the default, as on a phone) lets the XNNPACK delegate take the ops it supports;
+    ``xnnpack=False`` runs LiteRT's own built-in kernels only (useful to see what XNNPACK buys, and
+    to list the operators exactly as stored in the file).
+    """
     if not isinstance(model_bytes, (bytes, bytearray)):
         raise TypeError(f"model_bytes must be the flatbuffer bytes returned by convert(), not {type(model_bytes).__name__}")
+    kwargs = {} if xnnpack else {"experimental_op_resolver_type": _OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
     with quiet_native_stderr():  # "Created TensorFlow Lite XNNPACK delegate for CPU."
-        interp = _Interpreter(model_content=bytes(model_bytes), num_threads=int(num_threads))
+        interp = _Interpreter(model_content=bytes(model_bytes), num_threads=int(num_threads), **kwargs)
         interp.allocate_tensors()
     return interp
 
 
 def convert(model, mode: str = "float32", representative_data: np.ndarray | Iterable | None = None,
-            num_calibration: int = 200) -> bytes:
+            num_calibration: int = 200, allow_float_fallback: bool = False) -> bytes:
     """Convert a Keras model to a flatbuffer (``bytes``) in one of :data:`MODES`.
 
     For ``"int8"`` pass ``representative_data``: an array of typical inputs (a few hundred training
-    images); the converter runs them through the model to choose activation ranges.
+    images); the converter runs them through the model to choose activation ranges. An "int8"
+    result in which an operator still computes in float raises :class:`ConversionError` naming it,
+    unless you pass ``allow_float_fallback=True`` (then inspect it with :func:`summary`).
     """
     import tensorflow as tf
 
@@ -81,11 +108,74 @@ def convert(model, mode: str = "float32", representative_data: np.ndarray | Iter
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
-    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its SavedModel signature
+    # The converter prints its SavedModel signature (stdout), C++ progress lines (stderr) and, for
+    # int8, a warning about input statistics that does not apply to Keras models.
+    with contextlib.redirect_stdout(io.StringIO()), quiet_native_stderr(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
         try:
-            return bytes(converter.convert())
+            flatbuffer = bytes(converter.convert())
         except Exception as exc:
-            raise ConversionError(f"Converting '{model.name}' to {mode} failed: {exc}") from exc
+            raise _conversion_error(model.name, mode, str(exc)) from exc
+    if mode == "int8" and not allow_float_fallback:
+        check_integer_only(flatbuffer, name=model.name)
+    return flatbuffer
+
+
+def _conversion_error(model_name: str, mode: str, log: str) -> ConversionError:
+    """Turn the converter's MLIR log into a short message naming the op(s) and layer(s) at fault."""
+    ops = list(dict.fromkeys(re.findall(r"'tf\.(\w+)' op", log) + re.findall(r'"tf\.(\w+)"\(', log)))
+    layers = list(dict.fromkeys(
+        re.sub(r"_\d+$", "", path.split("/")[-2])
+        for path in re.findall(r'fused\["\w+:", "([^"@]+)@', log) if path.count("/") >= 2))
+    if ops:
+        where = f" (Keras layer {', '.join(repr(n) for n in layers)})" if layers else ""
+        flex = " It needs the full TensorFlow runtime (Select TF ops / Flex), which phones usually do not ship." \
+            if "FLEX" in log.upper() else ""
+        message = (f"Converting '{model_name}' to {mode} failed: TensorFlow op(s) {', '.join(ops)}{where} have no "
+                   f"LiteRT built-in kernel.{flex} Replace the op with one LiteRT supports, or remove the layer.")
+    else:
+        first = next((line.strip() for line in log.splitlines() if "error" in line.lower()), log.strip()[:300])
+        message = f"Converting '{model_name}' to {mode} failed: {first[:500]}"
+    error = ConversionError(message + " (The converter's full log is in the exception's .log attribute.)")
+    error.log = log
+    return error
+
+
+def float_ops(model_bytes: bytes) -> list[dict]:
+    """Operators that compute in float32 (any float32 input or output), other than QUANTIZE/DEQUANTIZE.
+
+    Each entry: ``{"index", "op", "tensor"}`` (``tensor`` is the op's first output's name, which
+    carries the Keras layer's name). Empty for a full-integer model.
+    """
+    interp = make_interpreter(model_bytes, xnnpack=False)
+    names = {t["index"]: t["name"] for t in interp.get_tensor_details()}
+    found = []
+    for op in interp._get_ops_details():
+        if op["op_name"] in CONVERSION_OPS:
+            continue
+        types = list(op["operand_types"]) + list(op["result_types"])
+        if any(np.dtype(t) == np.float32 for t in types):
+            out = [int(i) for i in op["outputs"] if i >= 0]
+            found.append({"index": int(op["index"]), "op": op["op_name"], "tensor": names.get(out[0], "?") if out else "?"})
+    return found
+
+
+def check_integer_only(model_bytes: bytes, name: str = "model") -> None:
+    """Raise :class:`ConversionError` if an "int8" flatbuffer still computes some operator in float.
+
+    The converter does not fail when it cannot quantize an op: it keeps the float kernel and wraps it
+    in DEQUANTIZE / QUANTIZE. On an integer-only accelerator (an NPU, a microcontroller) that model
+    would not run, and on a CPU it pays for the conversions, so we stop and name the op.
+    """
+    fallbacks = float_ops(model_bytes)
+    if fallbacks:
+        listed = "; ".join(f"{f['op']} (op #{f['index']}, output tensor '{f['tensor']}')" for f in fallbacks[:5])
+        more = f" and {len(fallbacks) - 5} more" if len(fallbacks) > 5 else ""
+        raise ConversionError(
+            f"'{name}' is not fully int8: {len(fallbacks)} op(s) fell back to float32: {listed}{more}. "
+            f"The converter could not quantize them, so it kept their float kernels between "
+            f"DEQUANTIZE and QUANTIZE ops. Replace those layers with int8-friendly ones (conv, dense, ReLU, "
+            f"pooling, add, concatenation), or pass allow_float_fallback=True to accept a mixed model.")
 
 
 def run(model_bytes: bytes, x: np.ndarray, num_threads: int = 1, batch_size: int = 1) -> np.ndarray:
@@ -96,7 +186,7 @@ def run(model_bytes: bytes, x: np.ndarray, num_threads: int = 1, batch_size: int
     """
     interp = make_interpreter(model_bytes, num_threads)
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    expected = tuple(inp["shape"][1:])
+    expected = tuple(int(d) for d in inp["shape"][1:])
     x = np.asarray(x, np.float32)
     if x.shape[1:] != expected:
         raise ValueError(f"input has samples of shape {x.shape[1:]}, the model takes {expected}")
@@ -138,3 +228,149 @@ def accuracy(model_bytes: bytes, x: np.ndarray, y: np.ndarray, num_threads: int 
     """Top-1 accuracy of a flatbuffer classifier on ``(x, y)``."""
     scores = run(model_bytes, x, num_threads=num_threads, batch_size=batch_size)
     return float(np.mean(scores.argmax(-1) == np.asarray(y)))
+
+
+@dataclass
+class Evaluation:
+    """Accuracy of a flatbuffer on a dataset, and (with reference scores) agreement with them."""
+
+    accuracy: float
+    samples: int
+    agreement: float | None = None
+    max_abs_diff: float | None = None
+
+    def as_row(self) -> dict:
+        return {"accuracy": self.accuracy, "samples": self.samples, "agreement": self.agreement,
+                "max |diff|": self.max_abs_diff}
+
+
+def evaluate(model_bytes: bytes, x: np.ndarray, y: np.ndarray, reference: np.ndarray | None = None,
+             num_threads: int = 2, batch_size: int = 32) -> Evaluation:
+    """Top-1 accuracy of a flatbuffer classifier over ``(x, y)``.
+
+    With ``reference`` (scores of the same inputs from another model, e.g. the Keras float model)
+    you also get ``agreement`` (fraction of inputs with the same top-1 class) and the largest
+    absolute difference of the scores: how much the conversion changed the model, not only its accuracy.
+    """
+    y = np.asarray(y)
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} samples but y has {len(y)} labels")
+    if len(x) == 0:
+        raise ValueError("evaluate needs at least one sample")
+    scores = run(model_bytes, x, num_threads=num_threads, batch_size=batch_size)
+    result = Evaluation(accuracy=float(np.mean(scores.argmax(-1) == y)), samples=int(len(y)))
+    if reference is not None:
+        reference = np.asarray(reference, np.float32)
+        if reference.shape != scores.shape:
+            raise ValueError(f"reference scores have shape {reference.shape}, the model gives {scores.shape}")
+        result.agreement = float(np.mean(scores.argmax(-1) == reference.argmax(-1)))
+        result.max_abs_diff = float(np.abs(scores - reference).max())
+    return result
+
+
+def _dtype_name(t) -> str:
+    return np.dtype(t).name
+
+
+@dataclass
+class ModelSummary:
+    """What is inside a flatbuffer (see :func:`summary`)."""
+
+    total_bytes: int
+    operators: dict[str, int]
+    tensor_types: dict[str, int]
+    weight_bytes: dict[str, int]
+    input: dict
+    output: dict
+    float_ops: list[dict]
+    ops: pd.DataFrame = field(repr=False)
+    tensors: pd.DataFrame = field(repr=False)
+
+    @property
+    def integer_only(self) -> bool:
+        """True when no operator (other than QUANTIZE/DEQUANTIZE) computes in float32."""
+        return not self.float_ops
+
+    @property
+    def quantized(self) -> pd.DataFrame:
+        """The tensors that carry quantization parameters (scale, zero point)."""
+        return self.tensors[self.tensors["scale"].notna()].reset_index(drop=True)
+
+    def operators_table(self) -> pd.DataFrame:
+        """One row per operator type: how many, and the number types it reads and writes."""
+        rows = []
+        for name, count in self.operators.items():
+            sub = self.ops[self.ops["op"] == name]
+            rows.append({"op": name, "count": count,
+                         "input types": ", ".join(sorted(set(", ".join(sub["input types"]).split(", ")))),
+                         "output types": ", ".join(sorted(set(", ".join(sub["output types"]).split(", "))))})
+        return pd.DataFrame(rows)
+
+    def __str__(self) -> str:
+        ops = ", ".join(f"{k} x{v}" for k, v in self.operators.items())
+        weights = ", ".join(f"{k} {v:,} B" for k, v in self.weight_bytes.items())
+        io_ = f"input {self.input['dtype']} {self.input['shape']}, output {self.output['dtype']} {self.output['shape']}"
+        return (f"{self.total_bytes:,} bytes; {io_}\n  operators: {ops}\n  constant (weight) bytes by type: {weights}"
+                f"\n  float32 compute ops: {len(self.float_ops)}")
+
+
+def _quant_columns(detail: dict) -> dict:
+    q = detail.get("quantization_parameters") or {}
+    scales = np.asarray(q.get("scales", []), np.float64)
+    zeros = np.asarray(q.get("zero_points", []), np.int64)
+    if scales.size == 0:
+        return {"granularity": "", "scale": np.nan, "zero point": np.nan, "channels": 0}
+    if scales.size == 1:
+        return {"granularity": "per-tensor", "scale": float(scales[0]), "zero point": int(zeros[0]), "channels": 1}
+    return {"granularity": f"per-channel (axis {q.get('quantized_dimension', 0)})", "scale": float(np.median(scales)),
+            "zero point": int(zeros[0]) if np.all(zeros == zeros[0]) else -1, "channels": int(scales.size)}
+
+
+def summary(model_bytes: bytes) -> ModelSummary:
+    """Open a flatbuffer and list what it holds.
+
+    - ``operators``: operator name -> how many (in execution order of first appearance);
+    - ``tensor_types``: dtype -> number of tensors; ``weight_bytes``: dtype -> bytes of constant tensors
+      (weights, biases, scales tables are not counted);
+    - ``tensors``: a table of every tensor used by an op (name, dtype, shape, kind, bytes, and for
+      quantized tensors granularity, scale (median over channels), zero point, channels);
+    - ``ops``: a table of every operator with its input and output types;
+    - ``input`` / ``output``: dtype, shape and (scale, zero point);
+    - ``float_ops``: operators computing in float32 besides QUANTIZE/DEQUANTIZE (see :func:`float_ops`).
+
+    Operators are read with LiteRT's built-in kernels (no XNNPACK), so you see the file's own graph.
+    """
+    interp = make_interpreter(model_bytes, xnnpack=False)
+    details = {t["index"]: t for t in interp.get_tensor_details()}
+    ops = interp._get_ops_details()
+    produced = {int(i) for op in ops for i in op["outputs"] if i >= 0}
+    used = {int(i) for op in ops for i in list(op["inputs"]) + list(op["outputs"]) if i >= 0}
+    inputs = {d["index"] for d in interp.get_input_details()}
+    op_rows = [{"index": int(op["index"]), "op": op["op_name"],
+                "input types": ", ".join(_dtype_name(t) for t in op["operand_types"]),
+                "output types": ", ".join(_dtype_name(t) for t in op["result_types"]),
+                "output tensor": details[int(op["outputs"][0])]["name"] if len(op["outputs"]) else ""}
+               for op in ops]
+    tensor_rows = []
+    for index in sorted(used):
+        d = details[index]
+        dtype = np.dtype(d["dtype"])
+        kind = "input" if index in inputs else ("activation" if index in produced else "constant")
+        tensor_rows.append({"index": index, "name": d["name"], "dtype": dtype.name, "shape": tuple(int(s) for s in d["shape"]),
+                            "kind": kind, "bytes": int(np.prod(d["shape"], dtype=np.int64)) * dtype.itemsize,
+                            **_quant_columns(d)})
+    tensors = pd.DataFrame(tensor_rows)
+    tensors["zero point"] = tensors["zero point"].astype("Int64")  # integers, blank where not quantized
+    weights = tensors[tensors["kind"] == "constant"].groupby("dtype", sort=False)["bytes"].sum()
+
+    def io(d):
+        return {"dtype": np.dtype(d["dtype"]).name, "shape": tuple(int(s) for s in d["shape"]),
+                "quantization": tuple(d["quantization"])}
+
+    return ModelSummary(
+        total_bytes=len(model_bytes),
+        operators=dict(Counter(op["op_name"] for op in ops)),
+        tensor_types=dict(Counter(tensors["dtype"])),
+        weight_bytes={k: int(v) for k, v in weights.sort_values(ascending=False).items()},
+        input=io(interp.get_input_details()[0]), output=io(interp.get_output_details()[0]),
+        float_ops=float_ops(model_bytes), ops=pd.DataFrame(op_rows), tensors=tensors)
