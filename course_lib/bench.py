@@ -15,7 +15,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,7 @@ class Timing:
     batch: int
     threads: int
     cpu: str
+    samples_ms: list[float] = field(default_factory=list, repr=False)  # every timed run, for plots
 
     @property
     def iqr_ms(self) -> float:
@@ -50,6 +51,7 @@ class Timing:
 
     def as_row(self) -> dict:
         row = asdict(self)
+        row.pop("samples_ms")
         row["iqr_ms"] = self.iqr_ms
         return row
 
@@ -110,7 +112,7 @@ def measure(fn: Callable[[np.ndarray], object], inputs: Sequence[np.ndarray], la
         times.append((time.perf_counter_ns() - start) / 1e6)
     q1, med, q3 = statistics.quantiles(times, n=4, method="inclusive")
     return Timing(label=label, median_ms=med, q1_ms=q1, q3_ms=q3, min_ms=min(times), repeats=repeats,
-                  warmup=warmup, batch=batch, threads=threads or tf_threads(), cpu=cpu_model())
+                  warmup=warmup, batch=batch, threads=threads or tf_threads(), cpu=cpu_model(), samples_ms=times)
 
 
 def time_keras(model, batch_size: int = 1, mode: str = "function", warmup: int = 5,

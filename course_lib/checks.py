@@ -7,7 +7,8 @@ A checker never passes a wrong answer: shapes, types and values are all compared
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,18 @@ import numpy as np
 from . import config
 
 PASS, FAIL = "✅", "❌"
+_lenient_depth = 0
+
+
+@contextlib.contextmanager
+def lenient() -> Iterator[None]:
+    """Inside this block failed checks only print, even under ``make test`` (for demonstrating a failure)."""
+    global _lenient_depth
+    _lenient_depth += 1
+    try:
+        yield
+    finally:
+        _lenient_depth -= 1
 
 
 class ExerciseCheckFailed(AssertionError):
@@ -43,7 +56,7 @@ def _report(passed: bool, name: str, detail: str = "", hint: str = "") -> CheckR
         if hint:
             message += f"\n   Hint: {hint}"
     print(message)
-    if not passed and config.strict_checks():
+    if not passed and config.strict_checks() and not _lenient_depth:
         raise ExerciseCheckFailed(message)
     return CheckResult(passed, message)
 
@@ -153,3 +166,47 @@ def check_function(name: str, fn: Callable, cases: Sequence[tuple[tuple, object]
             got_s = f"{float(got_arr):.6g}" if got_arr.ndim == 0 else f"max difference {np.abs(got_arr - exp_arr).max():.3g}"
             return _report(False, name, f"With ({shown}) expected {exp_s}, got {got_s}.", hint)
     return _report(True, name, f"all {len(cases)} test cases pass.")
+
+
+def check_timer(name: str, timer: Callable) -> CheckResult:
+    """Check a learner's ``timer(fn, inputs, warmup, repeats) -> median milliseconds``.
+
+    It is given a fake model whose first 3 calls are slow (like tracing/compilation) and whose
+    timed calls take 2 ms except for two 20 ms hiccups: only a timer that warms up, calls the
+    model exactly ``warmup + repeats`` times on the inputs and returns the *median* gets ~2 ms.
+    """
+    import time
+
+    if (res := _missing(name, timer)) is not None:
+        return res
+    calls: list[int] = []
+    pattern = [40, 40, 40, 2, 2, 2, 2, 20, 20, 2]  # ms per call: 3 slow warm-up calls, then 7 timed
+
+    def fake_model(x):
+        calls.append(int(np.asarray(x).ravel()[0]))
+        time.sleep(pattern[min(len(calls) - 1, len(pattern) - 1)] / 1000)
+
+    inputs = [np.full(3, i, np.float32) for i in range(1, 5)]
+    try:
+        got = timer(fake_model, inputs, 3, 7)
+    except NotImplementedError:
+        return _report(False, name, "The function still raises NotImplementedError: write its body.")
+    except Exception as exc:
+        return _report(False, name, f"Calling timer(fn, inputs, warmup=3, repeats=7) raised {type(exc).__name__}: {exc}")
+    if len(calls) != 10:
+        return _report(False, name, f"The model was called {len(calls)} times; expected 3 warm-up + 7 timed = 10.",
+                       "call fn once per warm-up run and once per timed run")
+    if len(set(calls)) < 2:
+        return _report(False, name, "Every call used the same input.", "cycle through the inputs (inputs[i % len(inputs)])")
+    try:
+        value = float(got)
+    except (TypeError, ValueError):
+        return _report(False, name, f"Expected a number of milliseconds, got {type(got).__name__}.")
+    if value > 5.0:
+        return _report(False, name, f"Got {value:.1f} ms; the fake model's typical timed call takes about 2 ms.",
+                       "(1) run the warm-up calls first and do not time them; (2) return the median of the "
+                       "timed runs (statistics.median), not the mean, so two slow hiccups do not pull it up")
+    if value < 1.0:
+        return _report(False, name, f"Got {value:.3f}: is it in seconds? Expected milliseconds.",
+                       "time.perf_counter() returns seconds: multiply by 1000")
+    return _report(True, name, "warm-up excluded, median of the timed runs in ms.")

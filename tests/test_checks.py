@@ -81,8 +81,46 @@ def test_strict_mode_raises_after_printing(monkeypatch, capsys):
         checks.check_int("n", 3, 2)
     assert "❌ n: not yet" in capsys.readouterr().out
     assert checks.check_int("n", 2, 2)
+    with checks.lenient():
+        assert not checks.check_int("n", 3, 2)
 
 
 def test_result_displays_nothing_extra():
     result = checks.check_int("n", 2, 2)
     assert result._ipython_display_() is None and result.passed
+
+
+def test_check_timer_accepts_only_a_correct_timer():
+    import statistics
+    import time
+
+    def good(fn, inputs, warmup, repeats):
+        for i in range(warmup):
+            fn(inputs[i % len(inputs)])
+        times = []
+        for i in range(repeats):
+            start = time.perf_counter()
+            fn(inputs[i % len(inputs)])
+            times.append((time.perf_counter() - start) * 1000)
+        return statistics.median(times)
+
+    def no_warmup(fn, inputs, warmup, repeats):
+        return good(fn, inputs, 0, warmup + repeats)
+
+    def mean(fn, inputs, warmup, repeats):
+        for i in range(warmup):
+            fn(inputs[i % len(inputs)])
+        start = time.perf_counter()
+        for i in range(repeats):
+            fn(inputs[i % len(inputs)])
+        return (time.perf_counter() - start) * 1000 / repeats
+
+    def seconds(fn, inputs, warmup, repeats):
+        return good(fn, inputs, warmup, repeats) / 1000
+
+    def same_input(fn, inputs, warmup, repeats):
+        return good(fn, inputs[:1], warmup, repeats)
+
+    assert checks.check_timer("timer", good)
+    for wrong in (no_warmup, mean, seconds, same_input, None):
+        assert not checks.check_timer("timer", wrong), wrong
