@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.install-stamp
 PORT ?= 8888
 # No display (a server, a container, SSH): do not try to open a browser, just print the URL.
+# Root (containers, JupyterHub images) must say so explicitly to Jupyter.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NO_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 
 .PHONY: install lab test unit nbval timings execute clean-venv help
@@ -27,7 +29,8 @@ install: $(STAMP)
 
 lab: install
 	@echo "Starting JupyterLab on notebooks/ (Ctrl-C to stop). Open the URL printed below."
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --port=$(PORT) $(NO_BROWSER)
+	JUPYTER_RUNTIME_DIR=$(CURDIR)/$(VENV)/share/jupyter/runtime \
+	  $(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --port=$(PORT) $(NO_BROWSER) $(ALLOW_ROOT)
 
 # make test: unit tests + nbval (lax) over every notebook, in fast mode, with a throw-away results folder
 # so your own ledger is never touched, and strict checks so a broken exercise solution fails the run.
