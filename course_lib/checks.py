@@ -68,6 +68,16 @@ def _missing(name: str, got) -> CheckResult | None:
     return None
 
 
+def _number(name: str, got, hint: str) -> tuple[float, CheckResult | None]:
+    """``got`` as a float, or a failed CheckResult saying why it is not a number."""
+    if (res := _missing(name, got)) is not None:
+        return 0.0, res
+    try:
+        return float(got), None
+    except (TypeError, ValueError):
+        return 0.0, _report(False, name, f"Expected a number, got {type(got).__name__} {got!r}.", hint)
+
+
 def check(condition: bool, name: str, failure: str, hint: str = "") -> CheckResult:
     """Pass when ``condition`` is true; otherwise print ``failure`` and the hint."""
     return _report(bool(condition), name, "" if condition else failure, hint)
@@ -75,12 +85,9 @@ def check(condition: bool, name: str, failure: str, hint: str = "") -> CheckResu
 
 def check_int(name: str, got, expected: int, hint: str = "") -> CheckResult:
     """Exact integer answer (counts: parameters, MACs, bytes)."""
-    if (res := _missing(name, got)) is not None:
-        return res
-    try:
-        value = float(got)
-    except (TypeError, ValueError):
-        return _report(False, name, f"Expected a number, got {type(got).__name__} {got!r}.", hint)
+    value, problem = _number(name, got, hint)
+    if problem is not None:
+        return problem
     if value != int(expected):
         off = f" (off by a factor {value / expected:.3g})" if expected and value else ""
         return _report(False, name, f"Expected {int(expected):,}, got {value:,.0f}{off}.", hint)
@@ -89,12 +96,9 @@ def check_int(name: str, got, expected: int, hint: str = "") -> CheckResult:
 
 def check_close(name: str, got, expected: float, rtol: float = 1e-6, atol: float = 0.0, hint: str = "") -> CheckResult:
     """A number equal to ``expected`` within ``rtol`` (relative) or ``atol`` (absolute)."""
-    if (res := _missing(name, got)) is not None:
-        return res
-    try:
-        value = float(got)
-    except (TypeError, ValueError):
-        return _report(False, name, f"Expected a number, got {type(got).__name__} {got!r}.", hint)
+    value, problem = _number(name, got, hint)
+    if problem is not None:
+        return problem
     if not np.isfinite(value) or not np.isclose(value, expected, rtol=rtol, atol=atol):
         return _report(False, name, f"Expected about {expected:.6g}, got {value:.6g}.", hint)
     return _report(True, name)
@@ -102,12 +106,9 @@ def check_close(name: str, got, expected: float, rtol: float = 1e-6, atol: float
 
 def check_range(name: str, got, low: float, high: float, hint: str = "") -> CheckResult:
     """A number within ``[low, high]`` (for measured quantities that vary from run to run)."""
-    if (res := _missing(name, got)) is not None:
-        return res
-    try:
-        value = float(got)
-    except (TypeError, ValueError):
-        return _report(False, name, f"Expected a number, got {type(got).__name__} {got!r}.", hint)
+    value, problem = _number(name, got, hint)
+    if problem is not None:
+        return problem
     if not (low <= value <= high):
         return _report(False, name, f"Expected a value between {low:.4g} and {high:.4g}, got {value:.4g}.", hint)
     return _report(True, name)
