@@ -153,6 +153,16 @@ def test_sensitivity_scan_restores_weights():
         assert np.array_equal(a, b)
 
 
+def test_evaluate_masked_restores_weights():
+    m = tiny_cnn()
+    before = [w.copy() for w in m.get_weights()]
+    masks = prune.global_masks(m, 0.7)
+    zeros = prune.evaluate_masked(m, masks, lambda model: prune.sparsity_report(model).iloc[-1]["sparsity"])
+    assert zeros == pytest.approx(0.7, abs=0.01)
+    for a, b in zip(before, m.get_weights()):
+        assert np.array_equal(a, b)
+
+
 def test_compressed_size_shrinks_with_sparsity():
     m = keras.Sequential([keras.Input((64,)), keras.layers.Dense(256, name="d")])
     dense = prune.compressed_weights_size(m)
