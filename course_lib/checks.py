@@ -173,7 +173,7 @@ def check_timer(name: str, timer: Callable) -> CheckResult:
     """Check a learner's ``timer(fn, inputs, warmup, repeats) -> median milliseconds``.
 
     It is given a fake model whose first 3 calls are slow (like tracing/compilation) and whose
-    timed calls take 2 ms except for two 20 ms hiccups: only a timer that warms up, calls the
+    timed calls take 2 ms except for three 40 ms hiccups: only a timer that warms up, calls the
     model exactly ``warmup + repeats`` times on the inputs and returns the *median* gets ~2 ms.
     """
     import time
@@ -181,7 +181,7 @@ def check_timer(name: str, timer: Callable) -> CheckResult:
     if (res := _missing(name, timer)) is not None:
         return res
     calls: list[int] = []
-    pattern = [40, 40, 40, 2, 2, 2, 2, 20, 20, 2]  # ms per call: 3 slow warm-up calls, then 7 timed
+    pattern = [80, 80, 80, 2, 40, 2, 40, 2, 40, 2]  # ms per call: 3 slow warm-up calls, then 7 timed
 
     def fake_model(x):
         calls.append(int(np.asarray(x).ravel()[0]))
@@ -203,10 +203,10 @@ def check_timer(name: str, timer: Callable) -> CheckResult:
         value = float(got)
     except (TypeError, ValueError):
         return _report(False, name, f"Expected a number of milliseconds, got {type(got).__name__}.")
-    if value > 5.0:
+    if value > 10.0:
         return _report(False, name, f"Got {value:.1f} ms; the fake model's typical timed call takes about 2 ms.",
                        "(1) run the warm-up calls first and do not time them; (2) return the median of the "
-                       "timed runs (statistics.median), not the mean, so two slow hiccups do not pull it up")
+                       "timed runs (statistics.median), not the mean, so rare slow hiccups do not pull it up")
     if value < 1.0:
         return _report(False, name, f"Got {value:.3f}: is it in seconds? Expected milliseconds.",
                        "time.perf_counter() returns seconds: multiply by 1000")
