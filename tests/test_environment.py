@@ -65,3 +65,19 @@ def test_every_notebook_has_nbgrader_markers_balanced():
         assert begins == ends, f"{path.name}: {begins} BEGIN vs {ends} END markers"
         if not path.name.startswith("00_"):
             assert begins >= 3, f"{path.name} has {begins} exercises; COURSE.md asks for at least 3"
+
+
+def test_notebooks_are_committed_executed_in_full_mode_without_errors():
+    import nbformat
+
+    paths = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert paths, "no notebooks found"
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+        assert all(c.execution_count is not None for c in code), f"{path.name} has unexecuted cells"
+        outputs = [o for c in code for o in c.get("outputs", [])]
+        assert not any(o.output_type == "error" for o in outputs), f"{path.name} was saved with an error"
+        text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream").lower()
+        assert "mode: full" in text, f"{path.name} was not saved from a full-mode run"
+        assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), f"{path.name} needs a title"
