@@ -140,7 +140,8 @@ class _BinaryWeights:
 
     def binary_kernel(self):
         """``alpha * sign(W)`` with the STE, computed from the latent weights (used in the forward pass)."""
-        return alpha(self.kernel, self.scaling) * ste_sign(self.kernel)
+        w = ops.copy(self.kernel)  # read the variable into a tensor outside the custom-gradient function
+        return alpha(w, self.scaling) * ste_sign(w)
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
