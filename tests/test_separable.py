@@ -99,10 +99,11 @@ def test_latency_sweep_and_speedup_table_on_a_tiny_layer():
     sweep = separable.latency_sweep([(3, 4, 8, 6)], repeats=3, warmup=1)
     assert len(sweep) == 4
     assert set(sweep["runtime"]) == {"keras", "litert"}
-    assert (sweep["median ms"] > 0).all()
+    assert (sweep["median ms"] > 0).all() and (sweep["min ms"] <= sweep["median ms"]).all()
+    assert (sweep["GMAC/s (best run)"] >= sweep["GMAC/s"]).all()
     assert (sweep.loc[sweep["runtime"] == "litert", "threads"] == 1).all()
     table = separable.speedup_table(sweep)
-    assert len(table) == 2
+    assert len(table) == 2 and (table["speed-up, best runs (x)"] > 0).all()
     assert table["MAC reduction (x)"].iloc[0] == pytest.approx(1 / (1 / 8 + 1 / 9))
 
 
