@@ -72,3 +72,4 @@ def accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int =
     """Top-1 accuracy of a classifier (logits or probabilities) on ``(x, y)``."""
     scores = model.predict(x, batch_size=batch_size, verbose=0)
     return float(np.mean(np.argmax(scores, -1) == np.asarray(y)))
+from .mobilenet import inverted_residual_block, mobilenet_v1, mobilenet_v2, mobilenet_v2_small  # noqa: E402,F401
