@@ -68,8 +68,8 @@ class QParams:
 
     @property
     def dtype(self):
-        """The smallest numpy integer type that holds the codes (int8 up to 8 bits, else int16)."""
-        return np.int8 if self.bits <= 8 else np.int16
+        """The smallest numpy integer type that holds the codes (int8 up to 8 bits, int16, int32)."""
+        return np.int8 if self.bits <= 8 else np.int16 if self.bits <= 16 else np.int32
 
     def broadcast(self, ndim: int) -> tuple[np.ndarray, np.ndarray]:
         """Scale and zero point shaped to broadcast against a tensor with ``ndim`` dimensions."""
@@ -216,6 +216,16 @@ def weight_tensors(model: keras.Model) -> dict[str, tuple[np.ndarray, int]]:
         elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
             out[f"{layer.name}/kernel"] = (np.asarray(layer.kernel), -1)
     return out
+
+
+def batchnorm_fold_factors(bn_layer: keras.layers.BatchNormalization) -> np.ndarray:
+    """Per-channel factors γ / sqrt(σ² + ε) that a converter multiplies into the preceding conv's
+    kernel when it folds an inference-mode batch norm (the shift goes into the bias)."""
+    if not isinstance(bn_layer, keras.layers.BatchNormalization):
+        raise TypeError(f"expected a BatchNormalization layer, got {type(bn_layer).__name__} '{bn_layer.name}'")
+    gamma = np.asarray(bn_layer.gamma) if bn_layer.scale else 1.0
+    var = np.asarray(bn_layer.moving_variance)
+    return (gamma / np.sqrt(var + bn_layer.epsilon)).astype(np.float32)
 
 
 def histogram_view(x: np.ndarray, bits: int = 4, symmetric: bool = True, per_channel: bool = False,
@@ -746,3 +756,26 @@ def qat_small_cnn(input_shape: Sequence[int] = (28, 28, 1), classes: int = 10, w
     x = QDense(classes, weight_bits=weight_bits, name="logits")(x)
     outputs = fq(x, "fq_logits")
     return keras.Model(inputs, outputs, name=name)
+
+
+def calibrate_fake_quant(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> dict[str, tuple[float, float]]:
+    """Set every :class:`FakeQuant` layer's range to the min and max its input takes on ``x``.
+
+    This is post-training calibration inside a fake-quantized Keras model (no weights change, batch
+    norm untouched): use it to simulate post-training quantization at any bit width. Returns
+    ``{layer name: (min, max)}``.
+    """
+    layers = [layer for layer in model.layers if isinstance(layer, FakeQuant)]
+    if not layers:
+        raise ValueError(f"model '{model.name}' has no FakeQuant layers to calibrate")
+    probe = keras.Model(model.inputs, [layer.input for layer in layers])
+    outs = probe.predict(x, batch_size=batch_size, verbose=0)
+    outs = outs if isinstance(outs, (list, tuple)) else [outs]
+    ranges = {}
+    for layer, values in zip(layers, outs):
+        lo, hi = float(np.min(values)), float(np.max(values))
+        layer.range_min.assign(lo)
+        layer.range_max.assign(hi)
+        layer.seen.assign(1.0)
+        ranges[layer.name] = (lo, hi)
+    return ranges

@@ -332,3 +332,22 @@ def test_qconv2d_get_config_round_trip():
     layer = Q.QConv2D(4, 3, weight_bits=6, name="q")
     clone = Q.QConv2D.from_config(layer.get_config())
     assert clone.weight_bits == 6 and clone.filters == 4
+
+
+def test_calibrate_fake_quant_sets_ranges():
+    qat = Q.qat_small_cnn((8, 8, 1), 2, widths=(4,))
+    x = np.random.default_rng(1).uniform(size=(10, 8, 8, 1)).astype(np.float32)
+    ranges = Q.calibrate_fake_quant(qat, x)
+    assert ranges["fq_input"][1] == pytest.approx(float(x.max()))
+    assert float(qat.get_layer("fq_input").seen.numpy()) == 1.0
+    with pytest.raises(ValueError, match="no FakeQuant"):
+        Q.calibrate_fake_quant(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]), np.ones((1, 2)))
+
+
+def test_batchnorm_fold_factors():
+    bn = keras.layers.BatchNormalization(epsilon=0.0)
+    bn.build((None, 3))
+    bn.set_weights([np.array([1.0, 2.0, -1.0]), np.zeros(3), np.zeros(3), np.array([4.0, 1.0, 0.25])])
+    np.testing.assert_allclose(Q.batchnorm_fold_factors(bn), [0.5, 2.0, -2.0])
+    with pytest.raises(TypeError, match="BatchNormalization"):
+        Q.batchnorm_fold_factors(keras.layers.Dense(2))
