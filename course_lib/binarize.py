@@ -412,8 +412,9 @@ def memory_report(model: keras.Model) -> pd.DataFrame:
     """Weight memory per layer: float32 vs deployed with the binary layers bit-packed.
 
     A binary layer stores its kernel packed (one bit per weight, each output filter padded to whole
-    64-bit words) plus one float32 ``alpha`` per output filter (and its bias); every other layer
-    stays float32, and the ``why`` column says why. Latent weights are a training-time device: at
+    64-bit words) plus one float32 ``alpha`` per output filter (and its bias); a batch norm is counted
+    folded (a float32 scale and shift per channel) in both columns; every other layer stays float32,
+    and the ``why`` column says why. ``float32 bytes`` is the layer deployed all in float32. Latent weights are a training-time device: at
     inference only their signs and the alphas are kept.
     """
     weighted = [layer for layer in _flat_layers(model) if layer.weights]
@@ -431,12 +432,16 @@ def memory_report(model: keras.Model) -> pd.DataFrame:
             deployed = packed + 4 * (outputs + bias)
             stored = "1-bit kernel + float32 alpha"
             why = f"binary layer: {kernel.size:,} signs in {packed:,} bytes + {outputs} alphas"
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            channels = int(layer.weights[0].shape[-1])
+            deployed = float_bytes = 4 * 2 * channels
+            stored = "float32 (folded)"
+            why = ("batch norm: at inference its 4 vectors fold into one scale and one shift per channel; "
+                   "stays float (tiny)")
         else:
             deployed = float_bytes
             stored = "float32"
-            if isinstance(layer, keras.layers.BatchNormalization):
-                why = "batch norm: a per-channel scale and shift (folds into the next thresholds), tiny"
-            elif layer is first:
+            if layer is first:
                 why = "first layer: sees the raw image (few input channels), few weights, large accuracy cost if binary"
             elif layer is last:
                 why = "last layer: produces the class scores, few weights, large accuracy cost if binary"
@@ -451,11 +456,13 @@ def memory_summary(model: keras.Model) -> dict:
     """Totals of :func:`memory_report`: float32 bytes, deployed bytes, their ratio, and the share of
     parameters that are binary (the ratio can only approach 32x when that share approaches 1)."""
     table = memory_report(model)
-    binary = table["stored as"] != "float32"
+    binary = table["stored as"].str.startswith("1-bit")
     float_bytes, deployed = int(table["float32 bytes"].sum()), int(table["deployed bytes"].sum())
     params = int(table["params"].sum())
+    bin_float, bin_deployed = int(table.loc[binary, "float32 bytes"].sum()), int(table.loc[binary, "deployed bytes"].sum())
     return {"float32 bytes": float_bytes, "deployed bytes": deployed,
             "compression": float_bytes / deployed if deployed else float("nan"),
+            "binary layers compression": bin_float / bin_deployed if bin_deployed else 1.0,
             "binary params": int(table.loc[binary, "params"].sum()), "params": params,
             "binary share": float(table.loc[binary, "params"].sum() / params) if params else 0.0}
 

@@ -184,10 +184,15 @@ def test_memory_report_packs_binary_layers_and_keeps_first_and_last_float():
     assert table.loc["bconv3", "deployed bytes"] == 128 * 72 + 128 * 4
     # bconv2: 3*3*32 = 288 weights per filter -> 5 words (40 bytes), padding included
     assert table.loc["bconv2", "deployed bytes"] == 64 * 40 + 64 * 4
+    assert table.loc["bn2", "deployed bytes"] == 2 * 32 * 4  # folded: scale + shift per channel
     summary = B.memory_summary(model)
-    assert summary["float32 bytes"] == 4 * profile.count_params(model)
+    assert summary["binary layers compression"] == pytest.approx((18432 + 73728) * 4 / (64 * 44 + 128 * 76))
+    bn_params = sum(int(np.prod(w.shape)) for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)
+                    for w in layer.weights)
+    assert summary["float32 bytes"] == 4 * (profile.count_params(model) - bn_params // 2)
     assert 1 < summary["compression"] < 32
-    assert B.memory_summary(B.binary_cnn("float"))["compression"] == 1.0
+    float_summary = B.memory_summary(B.binary_cnn("float"))
+    assert float_summary["binary params"] == 0 and float_summary["compression"] == 1.0
 
 
 def test_binarization_view_errors_order_and_shapes():
