@@ -260,7 +260,10 @@ def strip_masks(model: keras.Model, masks: Mapping[str, np.ndarray] | None = Non
     With tensorflow-model-optimization you would call ``strip_pruning`` to remove wrapper layers;
     here the masks live in the callback, so stripping is just copying the zeroed weights.
     """
-    copy = keras.models.clone_model(model)
+    try:  # from_config gives an uncompiled copy (clone_model would copy the compile state too)
+        copy = type(model).from_config(model.get_config())
+    except Exception:  # a subclassed model without a usable config
+        copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
     if masks:
         apply_masks(copy, masks)

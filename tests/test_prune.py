@@ -121,6 +121,7 @@ def test_masks_stay_zero_through_training():
         assert np.all(w[mask == 0] == 0.0), name           # exactly zero
         assert not np.allclose(w[mask == 1], before[name][mask == 1])  # the rest did train
     stripped = prune.strip_masks(m)
+    assert not stripped.compiled  # a fresh copy: fine-tuning it starts a new optimizer
     assert prune.sparsity_report(stripped).set_index("layer").loc["conv2", "sparsity"] == pytest.approx(0.6, abs=1 / 432)
 
 
