@@ -19,13 +19,17 @@ only when that package is missing.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import re
+import tempfile
+import weakref
 import warnings
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import keras
 import numpy as np
 import pandas as pd
 
@@ -83,11 +87,7 @@ def convert(model, mode: str = "float32", representative_data: np.ndarray | Iter
 
     if mode not in MODES:
         raise ConversionError(f"mode must be one of {MODES}, not {mode!r}")
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if mode in ("dynamic", "float16", "int8"):
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if mode == "float16":
-        converter.target_spec.supported_types = [tf.float16]
+    samples = None
     if mode == "int8":
         if representative_data is None:
             raise ConversionError(
@@ -99,7 +99,12 @@ def convert(model, mode: str = "float32", representative_data: np.ndarray | Iter
         if samples.shape[1:] != expected:
             raise ConversionError(f"representative_data has samples of shape {samples.shape[1:]}, but model "
                                   f"'{model.name}' takes {expected}")
-
+    converter = _converter_for(model)
+    if mode in ("dynamic", "float16", "int8"):
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if mode == "int8":
         def gen():
             for sample in samples:
                 yield [sample[None]]
@@ -119,6 +124,42 @@ def convert(model, mode: str = "float32", representative_data: np.ndarray | Iter
     if mode == "int8" and not allow_float_fallback:
         check_integer_only(flatbuffer, name=model.name)
     return flatbuffer
+
+
+#: One SavedModel export per live Keras model (and per state of its weights), reused by every mode.
+_EXPORTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _weights_fingerprint(model) -> str:
+    digest = hashlib.sha1()
+    for weight in model.weights:
+        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight)).tobytes())
+    return digest.hexdigest()
+
+
+def _converter_for(model):
+    """A converter for ``model``. The Keras model is exported to a SavedModel once (the slow part of
+    ``from_keras_model``) and the export is reused while the weights are unchanged, so converting one
+    model in four modes exports it once. Falls back to ``from_keras_model`` if exporting fails."""
+    import tensorflow as tf
+
+    fingerprint = _weights_fingerprint(model)
+    try:
+        cached = _EXPORTS.get(model)
+    except TypeError:  # not weak-referenceable
+        cached = None
+    if cached is None or cached[0] != fingerprint:
+        folder = tempfile.TemporaryDirectory(prefix="course_tflite_")
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), quiet_native_stderr():
+                model.export(folder.name, format="tf_saved_model", verbose=False)
+        except Exception:  # e.g. a model without a fixed input signature: let the converter try
+            folder.cleanup()
+            return tf.lite.TFLiteConverter.from_keras_model(model)
+        cached = (fingerprint, folder)
+        with contextlib.suppress(TypeError):
+            _EXPORTS[model] = cached
+    return tf.lite.TFLiteConverter.from_saved_model(cached[1].name)
 
 
 def _conversion_error(model_name: str, mode: str, log: str) -> ConversionError:
@@ -374,3 +415,31 @@ def summary(model_bytes: bytes) -> ModelSummary:
         weight_bytes={k: int(v) for k, v in weights.sort_values(ascending=False).items()},
         input=io(interp.get_input_details()[0]), output=io(interp.get_output_details()[0]),
         float_ops=float_ops(model_bytes), ops=pd.DataFrame(op_rows), tensors=tensors)
+
+
+def latency(model_bytes: bytes, num_threads: int = 1, xnnpack: bool = True, warmup: int = 5,
+            repeats: int | None = None, label: str | None = None, seed: int = 0):
+    """Latency of one ``invoke()`` (a :class:`course_lib.bench.Timing`), with or without XNNPACK.
+
+    With ``xnnpack=True`` this is :func:`course_lib.bench.time_interpreter`; ``xnnpack=False`` times
+    LiteRT's built-in reference/optimized kernels instead, so you can see what the delegate buys.
+    Inputs are random tensors of the model's input dtype (int8 models get int8 inputs).
+    """
+    from . import bench
+
+    label = label or f"LiteRT ({'XNNPACK' if xnnpack else 'built-in kernels'}, {num_threads} thread(s))"
+    if xnnpack:
+        return bench.time_interpreter(model_bytes, num_threads=num_threads, warmup=warmup, repeats=repeats,
+                                      label=label, seed=seed)
+    interp = make_interpreter(model_bytes, num_threads=num_threads, xnnpack=False)
+    detail = interp.get_input_details()[0]
+    out_index = interp.get_output_details()[0]["index"]
+    inputs = bench.random_inputs(tuple(detail["shape"]), dtype=detail["dtype"], seed=seed)
+
+    def call(x):
+        interp.set_tensor(detail["index"], x)
+        interp.invoke()
+        return interp.get_tensor(out_index)
+
+    return bench.measure(call, inputs, label=label, warmup=warmup, repeats=repeats, threads=num_threads,
+                         batch=int(detail["shape"][0]))

@@ -214,3 +214,10 @@ def test_unsupported_tensorflow_op_names_the_op_and_layer():
     with pytest.raises(tflite.ConversionError, match=r"MatrixDeterminant \(Keras layer 'determinant'\)") as info:
         tflite.convert(model, "float32")
     assert "tf.MatrixDeterminant" in info.value.log and len(str(info.value)) < 600
+
+
+@pytest.mark.parametrize("xnnpack", [True, False])
+def test_latency_with_and_without_xnnpack(converted, xnnpack):
+    t = tflite.latency(converted["int8"], num_threads=1, xnnpack=xnnpack, warmup=1, repeats=5)
+    assert t.threads == 1 and t.repeats == 5 and t.batch == 1 and 0 < t.median_ms < 1000
+    assert ("XNNPACK" in t.label) == xnnpack
