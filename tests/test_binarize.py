@@ -174,6 +174,22 @@ def test_xnor_matmul_errors_name_both_shapes():
         B.xnor_matmul(np.ones(5), np.ones((5, 2)))
 
 
+def test_blas_threads_sets_and_restores():
+    with B.blas_threads(1) as n:
+        a = np.ones((64, 64), np.float32)
+        assert np.array_equal(a @ a, np.full((64, 64), 64.0, np.float32))
+    if n is None:
+        pytest.skip("numpy's OpenBLAS thread functions not found on this system")
+    assert n == 1
+    get, _ = B._openblas_functions()
+    with B.blas_threads(1):
+        pass
+    before = get()
+    with B.blas_threads(1):
+        assert get() == 1
+    assert get() == before
+
+
 # --------------------------------------------------------------------------- memory and widget
 def test_memory_report_packs_binary_layers_and_keeps_first_and_last_float():
     model = B.binary_cnn("bwn")
