@@ -13,11 +13,17 @@ A real number r is stored as an integer q with a *scale* s and a *zero point* z 
   scale s_in·s_w (:func:`quantize_bias`), then *requantization* of the int32 accumulator to int8 with
   a fixed-point multiplier (:func:`quantize_multiplier`, :func:`multiply_by_quantized_multiplier`,
   :func:`requantize`). :func:`quantized_conv2d`, :func:`quantized_dense` and :func:`quantized_mean`
-  put the pieces together; :func:`tensor_qparams` reads (s, z) of a LiteRT tensor.
+  put the pieces together; :func:`tensor_qparams` reads (s, z) of a LiteRT tensor,
+  :func:`read_int8_graph` lists a converted model's operators with their int8 weights, int32 biases,
+  scales and zero points, and :func:`reference_activations` returns every intermediate tensor of
+  LiteRT's built-in kernels, to compare with layer by layer.
+- :func:`batchnorm_fold_factors`: the per-channel factor a converter folds into a conv's kernel.
 - For quantization-aware training (Keras 3): :func:`fake_quant_range` and :func:`fake_quant_weights`
   (straight-through gradient), the layers :class:`FakeQuant` (activation range tracked with an
   exponential moving average), :class:`QConv2D` and :class:`QDense` (weights fake-quantized per
-  output channel), and :func:`transfer_weights` to copy trained weights into a plain float model.
+  output channel), :func:`qat_small_cnn` (the QAT twin of ``models.small_cnn``),
+  :func:`calibrate_fake_quant` (post-training calibration of the fake-quant ranges), and
+  :func:`transfer_weights` to copy trained weights into a plain float model.
 """
 from __future__ import annotations
 
