@@ -402,52 +402,21 @@ def xnor_matmul(a, b) -> np.ndarray:
     return xnor_popcount_matmul(pack_bits(a), pack_bits(b.T), a.shape[1])
 
 
-_BLAS_FUNCTIONS = [("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
-                   ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
-                   ("openblas_get_num_threads", "openblas_set_num_threads")]
-
-
-def _openblas_functions():
-    """``(get, set)`` thread-count functions of the OpenBLAS numpy loaded, or None if not found."""
-    import ctypes
-
-    try:
-        with open("/proc/self/maps") as f:
-            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
-    except OSError:  # not Linux
-        return None
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for get_name, set_name in _BLAS_FUNCTIONS:
-            if hasattr(lib, get_name) and hasattr(lib, set_name):
-                return getattr(lib, get_name), getattr(lib, set_name)
-    return None
-
-
 @contextlib.contextmanager
 def blas_threads(n: int):
-    """Limit numpy's OpenBLAS to ``n`` threads inside a ``with`` block (restored afterwards).
+    """Limit numpy's BLAS to ``n`` threads inside a ``with`` block (restored afterwards).
 
-    Yields the thread count in force, or None when numpy's BLAS could not be found (then nothing
-    changes). Used to time a float32 matmul on one thread, like the one-thread XNOR code.
+    Yields the thread count in force (None when no BLAS library was found). Used to time a float32
+    matmul on one thread, like the one-thread XNOR code. Uses ``threadpoolctl``.
     """
+    from threadpoolctl import threadpool_info, threadpool_limits
+
     import numpy as _np  # make sure numpy (and its BLAS) is loaded
 
     _np.ones((2, 2)) @ _np.ones((2, 2))
-    functions = _openblas_functions()
-    if functions is None:
-        yield None
-        return
-    get, set_ = functions
-    old = int(get())
-    set_(int(n))
-    try:
-        yield int(get())
-    finally:
-        set_(old)
+    with threadpool_limits(limits=int(n), user_api="blas"):
+        pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+        yield min(p["num_threads"] for p in pools) if pools else None
 
 
 # --------------------------------------------------------------------------- memory of a model
