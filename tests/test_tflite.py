@@ -221,3 +221,15 @@ def test_latency_with_and_without_xnnpack(converted, xnnpack):
     t = tflite.latency(converted["int8"], num_threads=1, xnnpack=xnnpack, warmup=1, repeats=5)
     assert t.threads == 1 and t.repeats == 5 and t.batch == 1 and 0 < t.median_ms < 1000
     assert ("XNNPACK" in t.label) == xnnpack
+
+
+def test_conversion_follows_weight_changes():
+    """convert() reuses one SavedModel export per model, but never a stale one after training/pruning."""
+    keras.utils.set_random_seed(3)
+    model = models.small_cnn((8, 8, 1), classes=3, widths=(4,), name="changing")
+    x = np.random.default_rng(3).uniform(0, 1, (4, 8, 8, 1)).astype(np.float32)
+    before = tflite.run(tflite.convert(model, "float32"), x)
+    model.get_layer("logits").kernel.assign(model.get_layer("logits").kernel * 3.0)
+    after = tflite.run(tflite.convert(model, "float32"), x)
+    np.testing.assert_allclose(after, model.predict(x, verbose=0), atol=1e-5)
+    assert not np.allclose(before, after)
