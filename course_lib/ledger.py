@@ -20,6 +20,7 @@ from . import config
 COLUMNS = ["notebook", "model", "technique", "params", "macs", "bytes", "accuracy", "latency_ms",
            "latency_iqr_ms", "threads", "runtime", "mode", "cpu", "recorded_at", "notes"]
 KEY = ["notebook", "model", "technique", "mode"]
+INT_COLUMNS = ["params", "macs", "bytes", "threads"]
 
 
 def path() -> Path:
@@ -41,7 +42,10 @@ def read() -> pd.DataFrame:
     if unknown or "notebook" not in table.columns:
         raise ValueError(f"{file} has columns {list(table.columns)}, expected {COLUMNS}. Move it away "
                          f"(it is not overwritten automatically) and re-run the notebooks.")
-    return table.reindex(columns=COLUMNS)
+    table = table.reindex(columns=COLUMNS)
+    for column in INT_COLUMNS:  # whole numbers stay whole even when some rows leave them empty
+        table[column] = pd.to_numeric(table[column], errors="coerce").round().astype("Int64")
+    return table
 
 
 def record(notebook: str, model: str, technique: str, *, params: int | None = None, macs: int | None = None,

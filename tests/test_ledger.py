@@ -18,6 +18,8 @@ def test_record_and_update(results_dir):
     assert len(table) == 2
     row = table[table["model"] == "cnn"].iloc[0]
     assert row["accuracy"] == 0.95 and row["mode"] in ("fast", "full")
+    other = table[table["model"] == "cnn2"].iloc[0]
+    assert str(table["params"].dtype) == "Int64" and pd.isna(other["params"])
     assert ledger.missing([("01_measuring", "cnn"), ("08", "x")]) == [("08", "x")]
     assert (results_dir / "ledger.csv").exists()
 
