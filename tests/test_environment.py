@@ -81,3 +81,16 @@ def test_notebooks_are_committed_executed_in_full_mode_without_errors():
         text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream").lower()
         assert "mode: full" in text, f"{path.name} was not saved from a full-mode run"
         assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), f"{path.name} needs a title"
+
+
+def test_no_failed_check_in_committed_outputs():
+    """A ❌ in a saved notebook means its reference solution failed (00's lenient demo excepted)."""
+    import nbformat
+
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code" or "checks.lenient()" in cell.source:
+                continue
+            text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.output_type == "stream")
+            assert "❌" not in text, f"{path.name} cell {index} saved a failed check: {text[:200]}"
