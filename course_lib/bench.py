@@ -156,6 +156,22 @@ def time_interpreter(model_bytes: bytes, num_threads: int = 1, warmup: int = 5, 
                    batch=int(detail["shape"][0]))
 
 
+def interleaved(timers: dict, rounds: int = 3) -> dict:
+    """Time several configurations fairly on a busy machine: call each zero-argument ``timer`` (one that
+    returns a :class:`Timing`, e.g. ``lambda: time_keras(model)``) in turn, ``rounds`` times, and keep
+    for each key the round with the lowest median. Alternating means a burst of load elsewhere hits
+    every configuration alike instead of one of them."""
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {rounds}")
+    best: dict = {}
+    for _ in range(rounds):
+        for key, timer in timers.items():
+            timing = timer()
+            if key not in best or timing.median_ms < best[key].median_ms:
+                best[key] = timing
+    return best
+
+
 def table(timings: Sequence[Timing]) -> pd.DataFrame:
     """Timings as a table (median, IQR, min in ms; threads; batch)."""
     rows = [{"what": t.label, "median ms": round(t.median_ms, 3), "IQR ms": round(t.iqr_ms, 3),

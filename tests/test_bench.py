@@ -53,3 +53,21 @@ def test_time_keras_and_interpreter():
 def test_machine_line_names_cpu_and_threads():
     line = bench.machine_line()
     assert "CPU" in line and "threads" in line and "not a phone" in line
+
+
+def test_interleaved_alternates_and_keeps_the_calmest_round():
+    calls = []
+    medians = {"a": iter([5.0, 2.0, 3.0]), "b": iter([1.0, 4.0, 0.5])}
+
+    def fake(key):
+        def timer():
+            calls.append(key)
+            m = next(medians[key])
+            return bench.Timing(key, m, m, m, m, 3, 0, 1, 1, "cpu")
+        return timer
+
+    best = bench.interleaved({"a": fake("a"), "b": fake("b")}, rounds=3)
+    assert calls == ["a", "b", "a", "b", "a", "b"]
+    assert best["a"].median_ms == 2.0 and best["b"].median_ms == 0.5
+    with pytest.raises(ValueError, match="rounds"):
+        bench.interleaved({}, rounds=0)
