@@ -138,11 +138,16 @@ def time_keras(model, batch_size: int = 1, mode: str = "function", warmup: int =
 
 
 def time_interpreter(model_bytes: bytes, num_threads: int = 1, warmup: int = 5, repeats: int | None = None,
-                     label: str = "LiteRT", seed: int = 0) -> Timing:
-    """Latency of one ``invoke()`` of a LiteRT flatbuffer, with ``num_threads`` threads (XNNPACK on)."""
+                     label: str | None = None, seed: int = 0, xnnpack: bool = True) -> Timing:
+    """Latency of one ``invoke()`` of a LiteRT flatbuffer with ``num_threads`` threads.
+
+    ``xnnpack=True`` (the default, how you would deploy) uses the XNNPACK delegate; ``False`` times
+    LiteRT's built-in kernels, so you can see what the delegate buys. Inputs are random tensors of the
+    model's input dtype (int8 models get int8 inputs).
+    """
     from .tflite import make_interpreter
 
-    interp = make_interpreter(model_bytes, num_threads=num_threads)
+    interp = make_interpreter(model_bytes, num_threads=num_threads, xnnpack=xnnpack)
     detail = interp.get_input_details()[0]
     inputs = random_inputs(tuple(detail["shape"]), dtype=detail["dtype"], seed=seed)
     out_index = interp.get_output_details()[0]["index"]
@@ -152,6 +157,7 @@ def time_interpreter(model_bytes: bytes, num_threads: int = 1, warmup: int = 5, 
         interp.invoke()
         return interp.get_tensor(out_index)
 
+    label = label or f"LiteRT ({'XNNPACK' if xnnpack else 'built-in kernels'}, {num_threads} thread(s))"
     return measure(run, inputs, label=label, warmup=warmup, repeats=repeats, threads=num_threads,
                    batch=int(detail["shape"][0]))
 

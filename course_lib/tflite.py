@@ -247,22 +247,33 @@ def run(model_bytes: bytes, x: np.ndarray, num_threads: int = 1, batch_size: int
     return np.concatenate(results)
 
 
+def _io_qparams(detail: dict):
+    """The (scale, zero point) of an integer input/output tensor as :class:`course_lib.quantize.QParams`."""
+    from .quantize import QParams
+
+    scale, zero = detail["quantization"]
+    info = np.iinfo(detail["dtype"])
+    return QParams(np.asarray(scale, np.float32), np.asarray(zero, np.int64), 8 * np.dtype(detail["dtype"]).itemsize,
+                   int(info.min), int(info.max), None)
+
+
 def quantize_input(x: np.ndarray, detail: dict) -> np.ndarray:
-    """Float -> the input tensor's dtype, using its (scale, zero point) if it is an integer tensor."""
-    dtype = detail["dtype"]
-    if np.issubdtype(dtype, np.integer):
-        scale, zero = detail["quantization"]
-        info = np.iinfo(dtype)
-        return np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
-    return x.astype(dtype)
+    """Float -> the input tensor's dtype, using its (scale, zero point) if it is an integer tensor
+    (:func:`course_lib.quantize.quantize`: round half away from zero, clamp to the dtype's range)."""
+    from .quantize import quantize
+
+    if np.issubdtype(detail["dtype"], np.integer):
+        return quantize(x, _io_qparams(detail))
+    return np.asarray(x).astype(detail["dtype"])
 
 
 def dequantize_output(y: np.ndarray, detail: dict) -> np.ndarray:
     """Integer output tensor -> float, using its (scale, zero point); float outputs pass through."""
+    from .quantize import dequantize
+
     if np.issubdtype(detail["dtype"], np.integer):
-        scale, zero = detail["quantization"]
-        return (y.astype(np.float32) - zero) * scale
-    return y.astype(np.float32)
+        return dequantize(y, _io_qparams(detail))
+    return np.asarray(y).astype(np.float32)
 
 
 def accuracy(model_bytes: bytes, x: np.ndarray, y: np.ndarray, num_threads: int = 2, batch_size: int = 32) -> float:
@@ -415,31 +426,3 @@ def summary(model_bytes: bytes) -> ModelSummary:
         weight_bytes={k: int(v) for k, v in weights.sort_values(ascending=False).items()},
         input=io(interp.get_input_details()[0]), output=io(interp.get_output_details()[0]),
         float_ops=float_ops(model_bytes), ops=pd.DataFrame(op_rows), tensors=tensors)
-
-
-def latency(model_bytes: bytes, num_threads: int = 1, xnnpack: bool = True, warmup: int = 5,
-            repeats: int | None = None, label: str | None = None, seed: int = 0):
-    """Latency of one ``invoke()`` (a :class:`course_lib.bench.Timing`), with or without XNNPACK.
-
-    With ``xnnpack=True`` this is :func:`course_lib.bench.time_interpreter`; ``xnnpack=False`` times
-    LiteRT's built-in reference/optimized kernels instead, so you can see what the delegate buys.
-    Inputs are random tensors of the model's input dtype (int8 models get int8 inputs).
-    """
-    from . import bench
-
-    label = label or f"LiteRT ({'XNNPACK' if xnnpack else 'built-in kernels'}, {num_threads} thread(s))"
-    if xnnpack:
-        return bench.time_interpreter(model_bytes, num_threads=num_threads, warmup=warmup, repeats=repeats,
-                                      label=label, seed=seed)
-    interp = make_interpreter(model_bytes, num_threads=num_threads, xnnpack=False)
-    detail = interp.get_input_details()[0]
-    out_index = interp.get_output_details()[0]["index"]
-    inputs = bench.random_inputs(tuple(detail["shape"]), dtype=detail["dtype"], seed=seed)
-
-    def call(x):
-        interp.set_tensor(detail["index"], x)
-        interp.invoke()
-        return interp.get_tensor(out_index)
-
-    return bench.measure(call, inputs, label=label, warmup=warmup, repeats=repeats, threads=num_threads,
-                         batch=int(detail["shape"][0]))

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from course_lib import models, tflite
+from course_lib import bench, models, tflite
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +218,7 @@ def test_unsupported_tensorflow_op_names_the_op_and_layer():
 
 @pytest.mark.parametrize("xnnpack", [True, False])
 def test_latency_with_and_without_xnnpack(converted, xnnpack):
-    t = tflite.latency(converted["int8"], num_threads=1, xnnpack=xnnpack, warmup=1, repeats=5)
+    t = bench.time_interpreter(converted["int8"], num_threads=1, xnnpack=xnnpack, warmup=1, repeats=5)
     assert t.threads == 1 and t.repeats == 5 and t.batch == 1 and 0 < t.median_ms < 1000
     assert ("XNNPACK" in t.label) == xnnpack
 
