@@ -3,6 +3,9 @@
 - ``digits``: 28x28x1 grey digits 0-9 rendered from the fonts matplotlib ships, with random affine
   warps, stroke width, blur, clutter and noise. Plays the role of MNIST.
 - ``shapes``: 32x32x3 coloured shapes (10 classes) on textured backgrounds. Plays the role of CIFAR-10.
+- ``poses``: 64x64x3 stick figures with 16 joints in MPII order (the capstone's pose dataset). Its
+  "labels" are float32 poses (N, 16, 3): x and y in pixels and a visibility flag (0 = the joint is
+  outside the image or hidden under an occluder).
 
 ``load(name)`` returns ``(x_train, y_train), (x_test, y_test)``: float32 images in [0, 1] and
 int64 labels. In fast mode (``COURSE_FAST=1``) it returns the first few thousand samples of the
@@ -34,8 +37,29 @@ CLASS_NAMES = {
     "shapes": ["disk", "ring", "square", "frame", "triangle",
                "diamond", "plus", "cross", "half-disk", "flower"],
 }
-SEEDS = {"digits": 1234, "shapes": 5678}
+SEEDS = {"digits": 1234, "shapes": 5678, "poses": 2468}
 REAL_DATASETS = ("mnist", "fashion_mnist", "cifar10")
+
+# --------------------------------------------------------------------------- poses (capstone)
+#: The 16 joints in MPII order (the order of every ``(N, 16, 3)`` pose array in the course).
+JOINTS: tuple[str, ...] = (
+    "r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "pelvis", "thorax",
+    "upper_neck", "head_top", "r_wrist", "r_elbow", "r_shoulder", "l_shoulder", "l_elbow", "l_wrist",
+)
+#: Limbs as (joint, joint) pairs, drawn as sticks.
+LIMBS: tuple[tuple[int, int], ...] = (
+    (0, 1), (1, 2), (2, 6), (3, 6), (3, 4), (4, 5), (6, 7), (7, 8), (8, 9),
+    (10, 11), (11, 12), (12, 7), (13, 7), (13, 14), (14, 15),
+)
+#: Which side each limb is on: "r" (drawn in warm colours), "l" (cool colours) or "c" (centre line).
+LIMB_SIDES: tuple[str, ...] = ("r", "r", "r", "l", "l", "l", "c", "c", "c", "r", "r", "r", "l", "l", "l")
+POSE_SIZE = 64          # image side in pixels
+POSE_SIZES = {"train": 4000, "test": 600}
+POSE_FAST_SIZES = {"train": 1200, "test": 300}
+
+
+CLASS_NAMES["poses"] = list(JOINTS)  # for poses the "classes" are the 16 joints
+
 
 _FONT_FILES = [
     "DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf",
@@ -73,10 +97,12 @@ def load(name: str, fast: bool | None = None, data_dir: Path | None = None):
     with np.load(path) as arrays:
         x_tr, y_tr, x_te, y_te = (arrays[k] for k in ("x_train", "y_train", "x_test", "y_test"))
     if fast:
-        x_tr, y_tr = x_tr[: FAST_SIZES["train"]], y_tr[: FAST_SIZES["train"]]
-        x_te, y_te = x_te[: FAST_SIZES["test"]], y_te[: FAST_SIZES["test"]]
+        sizes = POSE_FAST_SIZES if name == "poses" else FAST_SIZES
+        x_tr, y_tr = x_tr[: sizes["train"]], y_tr[: sizes["train"]]
+        x_te, y_te = x_te[: sizes["test"]], y_te[: sizes["test"]]
     to_float = lambda x: x.astype(np.float32) / np.float32(255.0)  # noqa: E731
-    return (to_float(x_tr), y_tr.astype(np.int64)), (to_float(x_te), y_te.astype(np.int64))
+    label_type = np.float32 if name == "poses" else np.int64
+    return (to_float(x_tr), y_tr.astype(label_type)), (to_float(x_te), y_te.astype(label_type))
 
 
 def ensure_generated(name: str, data_dir: Path | None = None) -> Path:
@@ -103,9 +129,10 @@ def generate(name: str, data_dir: Path | None = None, overwrite: bool = False) -
     if path.exists() and not overwrite:
         raise DataError(f"{path} already exists; pass overwrite=True to replace it.")
     rng = np.random.default_rng(SEEDS[name])
-    make = _make_digits if name == "digits" else _make_shapes
-    x_tr, y_tr = make(SIZES["train"], rng)
-    x_te, y_te = make(SIZES["test"], rng)
+    make = {"digits": _make_digits, "shapes": _make_shapes, "poses": _make_poses}[name]
+    sizes = POSE_SIZES if name == "poses" else SIZES
+    x_tr, y_tr = make(sizes["train"], rng)
+    x_te, y_te = make(sizes["test"], rng)
     tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # unique: parallel kernels may race
     np.savez(tmp, x_train=x_tr, y_train=y_tr, x_test=x_te, y_test=y_te)
     tmp.replace(path)
@@ -114,7 +141,7 @@ def generate(name: str, data_dir: Path | None = None, overwrite: bool = False) -
         "file": path.name,
         "generator_version": GENERATOR_VERSION,
         "seed": SEEDS[name],
-        "sizes": SIZES,
+        "sizes": sizes,
         "shape": list(x_tr.shape[1:]),
         "classes": CLASS_NAMES[name],
         "sha256": sha256(path),
@@ -366,3 +393,153 @@ def _make_shapes(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarr
         img = img + rng.normal(0, 1, img.shape) * rng.uniform(0.01, 0.06, m)[:, None, None, None]
         out[sl] = (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
     return out, labels
+
+
+def pose_from_angles(lean=0.0, head=0.0, r_thigh=0.2, r_knee=0.3, l_thigh=0.2, l_knee=0.3,
+                     r_arm=0.5, r_elbow=0.5, l_arm=0.5, l_elbow=0.5, rotation=0.0, height=42.0,
+                     centre=(32.0, 32.0)) -> np.ndarray:
+    """Joint positions (..., 16, 2) as (x, y) pixels from the kinematic tree of the stick figure.
+
+    Angles are in radians; each limb angle is measured from "straight down" relative to the torso,
+    positive away from the body's midline (so the same value bends both sides symmetrically).
+    The figure faces the camera (its right side on the image's left) before ``rotation``;
+    ``height`` is about the head-to-ankle size in pixels and ``centre`` where its bounding box is centred.
+    Every argument may be an array (one figure per element).
+    """
+    a = np.broadcast_arrays(*map(np.asarray, (lean, head, r_thigh, r_knee, l_thigh, l_knee, r_arm, r_elbow,
+                                                   l_arm, l_elbow, rotation, height)))
+    lean, head, r_thigh, r_knee, l_thigh, l_knee, r_arm, r_elbow, l_arm, l_elbow, rotation, h = (v.astype(float) for v in a)
+    down = lambda ang: np.stack([np.sin(ang), np.cos(ang)], -1)  # noqa: E731  unit vector at angle from down
+    j = np.zeros(lean.shape + (16, 2))
+    up = -down(lean)                                     # torso direction, pelvis -> thorax
+    side = np.stack([up[..., 1], -up[..., 0]], -1)       # towards the figure's left (image right)
+    L = lambda f: (f * h)[..., None]                     # noqa: E731
+    j[..., 7, :] = j[..., 6, :] + L(0.30) * up
+    j[..., 8, :] = j[..., 7, :] + L(0.07) * up
+    j[..., 9, :] = j[..., 8, :] + L(0.15) * -down(lean + head)
+    for hip, knee, ankle, sgn, thigh, bend in ((2, 1, 0, -1, r_thigh, r_knee), (3, 4, 5, 1, l_thigh, l_knee)):
+        j[..., hip, :] = j[..., 6, :] + sgn * L(0.08) * side
+        ang = lean + sgn * thigh
+        j[..., knee, :] = j[..., hip, :] + L(0.24) * down(ang)
+        j[..., ankle, :] = j[..., knee, :] + L(0.23) * down(ang - sgn * bend)
+    for shoulder, elbow, wrist, sgn, arm, bend in ((12, 11, 10, -1, r_arm, r_elbow), (13, 14, 15, 1, l_arm, l_elbow)):
+        j[..., shoulder, :] = j[..., 7, :] + sgn * L(0.11) * side
+        ang = lean + sgn * arm
+        j[..., elbow, :] = j[..., shoulder, :] + L(0.16) * down(ang)
+        j[..., wrist, :] = j[..., elbow, :] + L(0.15) * down(ang + sgn * bend)
+    c, s = np.cos(rotation)[..., None], np.sin(rotation)[..., None]
+    j = np.stack([c * j[..., 0] - s * j[..., 1], s * j[..., 0] + c * j[..., 1]], -1)
+    box_centre = (j.max(-2) + j.min(-2)) / 2
+    return (j - box_centre[..., None, :] + np.asarray(centre, float)[..., None, :]).astype(np.float32)
+
+
+def _pose_joints(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Random poses (n, 16, 2): joint angles within human-like limits, scale, rotation, position."""
+    u = lambda lo, hi: rng.uniform(lo, hi, n)  # noqa: E731
+    height = 42.0 * u(0.72, 1.08)
+    lean, head = rng.normal(0, 0.15, n), rng.normal(0, 0.25, n)
+    r_thigh, l_thigh = u(-0.35, 0.9), u(-0.35, 0.9)
+    r_knee, l_knee = u(-0.1, 1.2), u(-0.1, 1.2)
+    r_arm, l_arm = u(-0.3, 2.9), u(-0.3, 2.9)
+    r_elbow, l_elbow = u(-0.4, 2.2), u(-0.4, 2.2)
+    rotation = u(-0.6, 0.6)
+    centre = POSE_SIZE / 2 + rng.normal(0, 4.5, (n, 2))
+    return pose_from_angles(lean, head, r_thigh, r_knee, l_thigh, l_knee, r_arm, r_elbow, l_arm, l_elbow,
+                            rotation, height, centre)
+
+
+def _segment_distance(px: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance from pixel centres ``px`` (P, 2) to segments a->b (n, 2): (n, P), float32."""
+    a, d = a.astype(np.float32), (b - a).astype(np.float32)
+    dx = px[None, :, 0] - a[:, :1]
+    dy = px[None, :, 1] - a[:, 1:]
+    t = (dx * d[:, :1] + dy * d[:, 1:]) / np.maximum((d ** 2).sum(-1, keepdims=True), 1e-6)
+    np.clip(t, 0, 1, out=t)
+    dx -= t * d[:, :1]
+    dy -= t * d[:, 1:]
+    return np.sqrt(dx * dx + dy * dy)
+
+
+def _make_poses(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Stick figures on cluttered backgrounds: images (n, 64, 64, 3) uint8 and poses (n, 16, 3) float32.
+
+    A pose row is (x, y, visible): visible is 0 for a joint outside the image or under an occluder.
+    Right limbs are drawn in warm colours, left limbs in cool ones, the spine and head in green, so
+    left and right can be told apart.
+    """
+    return render_poses(_pose_joints(n, rng), rng)
+
+
+def render_poses(joints: np.ndarray, rng: np.random.Generator | int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Draw stick figures with the given joints (n, 16, 2) on random cluttered backgrounds.
+
+    Returns ``(images (n, 64, 64, 3) uint8, poses (n, 16, 3) float32)``: the poses add the visibility flag.
+    ``rng`` (a Generator or a seed) draws the background, clutter, colours and occluders.
+    """
+    rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+    joints = np.asarray(joints, np.float32)
+    if joints.ndim != 3 or joints.shape[1:] != (16, 2):
+        raise ValueError(f"joints must have shape (n, 16, 2), got {joints.shape}")
+    n = len(joints)
+    size = POSE_SIZE
+    yy, xx = np.mgrid[0:size, 0:size]
+    px = np.stack([xx.ravel() + 0.5, yy.ravel() + 0.5], -1).astype(np.float32)
+    out = np.empty((n, size, size, 3), np.uint8)
+    visible = np.ones((n, 16), np.float32)
+    palette = {"r": np.array([0.95, 0.35, 0.1]), "l": np.array([0.15, 0.45, 0.95]), "c": np.array([0.2, 0.85, 0.3])}
+    for start in range(0, n, 500):
+        sl = slice(start, min(start + 500, n))
+        m = sl.stop - sl.start
+        jm = joints[sl]
+        # Background: base colour, low-frequency texture, noise.
+        base = rng.uniform(0.15, 0.85, (m, 1, 3))
+        coarse = rng.standard_normal((m, 6, 6, 3), np.float32)
+        idx = np.linspace(0, 4.999, size)
+        i0 = np.floor(idx).astype(int)
+        f = (idx - i0)[None, :, None, None].astype(np.float32)
+        rows = coarse[:, i0] * (1 - f) + coarse[:, i0 + 1] * f
+        fc = f.transpose(0, 2, 1, 3)
+        tex = rows[:, :, i0] * (1 - fc) + rows[:, :, i0 + 1] * fc
+        img = (base[:, :, None] + 0.12 * tex).reshape(m, -1, 3).astype(np.float32)
+        # Distractor strokes: random sticks, some in limb-like colours.
+        for _ in range(3):
+            a = rng.uniform(-8, size + 8, (m, 2))
+            b = a + rng.normal(0, 12, (m, 2))
+            colour = np.where(rng.random((m, 1)) < 0.5, rng.uniform(0, 1, (m, 3)),
+                              np.stack(list(palette.values()))[rng.integers(0, 3, m)] * rng.uniform(0.6, 1.0, (m, 1)))
+            alpha = np.clip(rng.uniform(0.8, 2.0, (m, 1)).astype(np.float32) - _segment_distance(px, a, b), 0, 1)
+            alpha *= ((rng.random((m, 1)) < 0.7) * rng.uniform(0.5, 1.0, (m, 1))).astype(np.float32)
+            img += alpha[..., None] * (colour[:, None].astype(np.float32) - img)
+        # The figure: limbs in random depth order, head as a disc.
+        width = rng.uniform(1.6, 2.4, (m, 1)).astype(np.float32)
+        jitter = rng.uniform(0.75, 1.1, (m, 1))
+        for limb in rng.permutation(len(LIMBS)):
+            a, b = LIMBS[limb]
+            colour = palette[LIMB_SIDES[limb]][None] * jitter
+            alpha = np.clip(width - _segment_distance(px, jm[:, a], jm[:, b]), 0, 1)
+            img += alpha[..., None] * (colour[:, None].astype(np.float32) - img)
+        # Joints as dark dots (the "hinges" of the stick figure).
+        for k in range(16):
+            alpha = 0.7 * np.clip(width * 0.9 + 0.3 - _segment_distance(px, jm[:, k], jm[:, k]), 0, 1)
+            img -= alpha[..., None] * img * 0.8
+        head = (jm[:, 8] + jm[:, 9]) / 2
+        radius = np.linalg.norm(jm[:, 9] - jm[:, 8], axis=-1)[:, None] * 0.55
+        alpha = np.clip(radius + 0.5 - _segment_distance(px, head, head), 0, 1)
+        img += 0.8 * alpha[..., None] * (palette["c"][None, None].astype(np.float32) - img)
+        # Occluders: a textured box over some joints in a third of the images.
+        occ = rng.random(m) < 0.35
+        centre = jm[np.arange(m), rng.integers(0, 16, m)] + rng.normal(0, 3, (m, 2))
+        half = rng.uniform(4, 9, (m, 2))
+        inside = np.all(np.abs(px[None] - centre[:, None]) < half[:, None], -1) & occ[:, None]
+        box = rng.uniform(0.1, 0.9, (m, 1, 3)).astype(np.float32) + 0.08 * rng.standard_normal((m, size * size, 3), np.float32)
+        img = np.where(inside[..., None], box, img)
+        covered = np.all(np.abs(jm - centre[:, None]) < half[:, None], -1) & occ[:, None]
+        # Noise and a little blur.
+        img = img.reshape(m, size, size, 3)
+        img = (0.6 * img + 0.1 * (np.roll(img, 1, 1) + np.roll(img, -1, 1) + np.roll(img, 1, 2) + np.roll(img, -1, 2))
+               + rng.standard_normal(img.shape, np.float32) * rng.uniform(0.02, 0.07, (m, 1, 1, 1)).astype(np.float32))
+        out[sl] = (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
+        outside = np.any((jm < 0) | (jm >= size), -1)
+        visible[sl] = (~(outside | covered)).astype(np.float32)
+    poses = np.concatenate([joints, visible[..., None]], -1).astype(np.float32)
+    return out, poses

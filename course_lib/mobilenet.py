@@ -70,7 +70,7 @@ def _stride2_padding(size: Sequence[int | None]) -> tuple[tuple[int, int], tuple
 
 
 def inverted_residual_block(x, expansion: int, filters: int, stride: int, alpha: float = 1.0,
-                            name: str = "block", bn_momentum: float = 0.999):
+                            name: str = "block", bn_momentum: float = 0.999, hidden: int | None = None):
     """The MobileNetV2 block: expand 1x1 (ReLU6) -> depthwise 3x3 (ReLU6) -> linear project 1x1 (+ input).
 
     Args:
@@ -83,6 +83,7 @@ def inverted_residual_block(x, expansion: int, filters: int, stride: int, alpha:
         alpha: width multiplier.
         name: prefix of the layer names (``name + "_expand"``, ``"_depthwise"``, ``"_project"``, ...).
         bn_momentum: batch-norm momentum (Keras' MobileNetV2 uses 0.999; use ~0.9 for short trainings).
+        hidden: the hidden width, if not ``t * C_in`` (a block whose expansion layer was channel-pruned).
 
     Every convolution has no bias (the batch norm after it has one). The residual ``Add`` is used
     only when ``stride == 1`` and the output width equals ``C_in``. A stride-2 depthwise conv gets an
@@ -94,9 +95,11 @@ def inverted_residual_block(x, expansion: int, filters: int, stride: int, alpha:
         raise ValueError(f"inverted_residual_block '{name}': expansion must be >= 1, got {expansion}")
     in_channels = int(x.shape[-1])
     out_channels = make_divisible(int(filters * alpha), 8)
+    if hidden is not None and (expansion == 1 or int(hidden) < 1):
+        raise ValueError(f"inverted_residual_block '{name}': hidden={hidden} needs expansion > 1 and hidden >= 1")
     inputs = x
     if expansion != 1:
-        x = keras.layers.Conv2D(expansion * in_channels, 1, padding="same", use_bias=False, name=f"{name}_expand")(x)
+        x = keras.layers.Conv2D(int(hidden or expansion * in_channels), 1, padding="same", use_bias=False, name=f"{name}_expand")(x)
         x = keras.layers.BatchNormalization(epsilon=1e-3, momentum=bn_momentum, name=f"{name}_expand_BN")(x)
         x = keras.layers.ReLU(6.0, name=f"{name}_expand_relu")(x)
     if stride == 2:

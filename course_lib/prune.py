@@ -546,3 +546,37 @@ def channel_table(model: keras.Model, pruned: keras.Model) -> pd.DataFrame:
             rows.append({"layer": layer.name, "channels before": int(layer.output.shape[-1]),
                          "channels after": int(after.output.shape[-1])})
     return pd.DataFrame(rows)
+
+
+def transfer_sliced_weights(source: keras.Model, target: keras.Model, keep: Mapping[str, np.ndarray]) -> keras.Model:
+    """Copy weights from ``source`` into a smaller ``target`` built with the same layer names.
+
+    For a layer listed in ``keep`` every weight axis that is shorter in ``target`` takes the source's
+    entries at ``keep[layer name]`` (the kept channels); other weights are copied as they are. This is
+    how a channel-pruned model is rebuilt as a smaller *dense* model when the network is not a plain
+    chain: the builder makes the narrower layers, this fills them. Raises :class:`PruningError` naming
+    the layer when a weight cannot be matched.
+    """
+    for layer in target.layers:
+        if not layer.weights:
+            continue
+        try:
+            src = source.get_layer(layer.name)
+        except ValueError:
+            raise PruningError(f"layer '{layer.name}' of '{target.name}' has no counterpart in '{source.name}'") from None
+        kept = keep.get(layer.name)
+        new = []
+        for w_src, w_dst in zip(src.get_weights(), layer.get_weights()):
+            for axis, (a, b) in enumerate(zip(w_src.shape, w_dst.shape)):
+                if a == b:
+                    continue
+                if kept is None or len(kept) != b:
+                    raise PruningError(f"layer '{layer.name}': weight of shape {w_src.shape} must become "
+                                       f"{w_dst.shape}, but keep gives {None if kept is None else len(kept)} "
+                                       f"indices for axis {axis}")
+                w_src = np.take(w_src, np.asarray(kept), axis=axis)
+            if w_src.shape != w_dst.shape:
+                raise PruningError(f"layer '{layer.name}': cannot match weight shapes {w_src.shape} and {w_dst.shape}")
+            new.append(w_src)
+        layer.set_weights(new)
+    return target

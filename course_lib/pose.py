@@ -1,0 +1,502 @@
+"""Pose estimation for the capstone: heat-map targets, decoding, PCK, and a Stacked Hourglass builder.
+
+- :func:`heatmaps` turns joint positions into one Gaussian heat map per joint (σ = 1 heat-map
+  pixel, Newell et al. 2016); :func:`decode` turns heat maps back into positions (argmax plus a
+  quarter-pixel shift towards the higher neighbour, as in Newell's evaluation code).
+- :func:`pck` is the Percentage of Correct Keypoints: a predicted joint is correct when it lies within
+  ``alpha`` times the figure's size of the truth. The size here is the longer side of the bounding box
+  of the figure's 16 true joints (MPII's PCKh uses the head segment instead, so the numbers do not
+  compare with the papers'). Only visible joints count.
+- :func:`stacked_hourglass` builds Newell's network and the light variants of the capstone: MobileNetV2
+  blocks instead of residual modules (:func:`course_lib.mobilenet.inverted_residual_block`), a CReLU
+  stem (:class:`course_lib.pvanet.CReLU`), a hyper-feature head, fewer stacks, and narrower
+  hidden layers after channel pruning (``hidden=``).
+- :func:`prune_hidden_channels` is structured pruning of the MobileNetV2 blocks' expansion layers,
+  rebuilt as a smaller dense model (using :mod:`course_lib.prune`).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import keras
+import numpy as np
+import pandas as pd
+
+from . import mobilenet, prune, pvanet
+from .data import JOINTS, LIMBS, LIMB_SIDES
+
+__all__ = ["JOINTS", "LIMBS", "heatmaps", "decode", "bbox_size", "pck", "pck_table", "residual_module",
+           "stacked_hourglass", "inference_model", "stack_outputs", "hidden_widths", "prune_hidden_channels",
+           "draw_pose", "show_heatmaps"]
+
+STRIDE = 4   #: image pixels per heat-map pixel (64x64 images -> 16x16 heat maps)
+
+
+# --------------------------------------------------------------------------- targets and decoding
+def _check_poses(poses, name: str = "poses") -> np.ndarray:
+    poses = np.asarray(poses, np.float32)
+    if poses.ndim != 3 or poses.shape[-1] not in (2, 3):
+        raise ValueError(f"{name} must have shape (N, joints, 3) [x, y, visible] or (N, joints, 2), "
+                         f"got {poses.shape}")
+    return poses
+
+
+def heatmaps(poses, size: int = 16, stride: int = STRIDE, sigma: float = 1.0) -> np.ndarray:
+    """Target heat maps (N, size, size, joints): a Gaussian of peak 1 at each joint inside the image.
+
+    Image pixel ``i`` covers ``[i, i + 1)``; heat-map pixel ``k`` covers image pixels
+    ``[stride * k, stride * (k + 1))``, so a joint at image ``x`` sits at heat-map ``x / stride - 0.5``.
+    A joint outside the image gets an all-zero map (the network learns "not here").
+    """
+    poses = _check_poses(poses)
+    if sigma <= 0 or size < 1 or stride < 1:
+        raise ValueError(f"need sigma > 0, size >= 1 and stride >= 1; got sigma={sigma}, size={size}, stride={stride}")
+    centre = poses[..., :2] / stride - 0.5                          # (N, J, 2) in heat-map pixels
+    grid = np.arange(size, dtype=np.float32)
+    gx = np.exp(-((grid[None, None, :] - centre[..., 0:1]) ** 2) / (2 * sigma ** 2))  # (N, J, size)
+    gy = np.exp(-((grid[None, None, :] - centre[..., 1:2]) ** 2) / (2 * sigma ** 2))
+    maps = gy[:, :, :, None] * gx[:, :, None, :]                    # (N, J, y, x)
+    inside = np.all((poses[..., :2] >= 0) & (poses[..., :2] < size * stride), axis=-1)
+    maps *= inside[..., None, None]
+    return maps.transpose(0, 2, 3, 1).astype(np.float32)
+
+
+def decode(maps, stride: int = STRIDE) -> tuple[np.ndarray, np.ndarray]:
+    """Joint positions from heat maps (N, H, W, J): ``(coords (N, J, 2) in image pixels, peaks (N, J))``.
+
+    The argmax cell is moved a quarter of a heat-map pixel towards its higher neighbour in x and in y
+    (Newell's decoding), then mapped back to image pixels: ``x = (u + 0.5) * stride``.
+    """
+    maps = np.asarray(maps, np.float32)
+    if maps.ndim != 4:
+        raise ValueError(f"heat maps must have shape (N, H, W, joints), got {maps.shape}")
+    n, h, w, j = maps.shape
+    flat = maps.transpose(0, 3, 1, 2).reshape(n, j, h * w)
+    idx = flat.argmax(-1)
+    peaks = np.take_along_axis(flat, idx[..., None], -1)[..., 0]
+    ys, xs = np.divmod(idx, w)
+    m = maps.transpose(0, 3, 1, 2)                                   # (N, J, H, W)
+    b, k = np.meshgrid(np.arange(n), np.arange(j), indexing="ij")
+
+    def neighbour(yy, xx):
+        inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+        return np.where(inside, m[b, k, np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)], -np.inf)
+
+    dx = 0.25 * np.sign(neighbour(ys, xs + 1) - neighbour(ys, xs - 1))
+    dy = 0.25 * np.sign(neighbour(ys + 1, xs) - neighbour(ys - 1, xs))
+    dx, dy = np.nan_to_num(dx), np.nan_to_num(dy)                    # both neighbours outside: no shift
+    coords = np.stack([(xs + dx + 0.5) * stride, (ys + dy + 0.5) * stride], -1).astype(np.float32)
+    return coords, peaks
+
+
+def bbox_size(poses) -> np.ndarray:
+    """The longer side of each figure's joint bounding box (N,), in pixels: PCK's normaliser."""
+    poses = _check_poses(poses)
+    extent = poses[..., :2].max(1) - poses[..., :2].min(1)
+    return extent.max(-1)
+
+
+def pck(pred, poses, alpha: float = 0.2) -> dict:
+    """PCK@alpha: the fraction of *visible* joints predicted within ``alpha * bbox_size`` of the truth.
+
+    ``pred`` (N, J, 2) predicted (x, y); ``poses`` (N, J, 3) true (x, y, visible).
+    Returns ``{"overall": float, "per_joint": array (J,), "correct": bool array (N, J)}``.
+    """
+    pred = np.asarray(pred, np.float32)
+    poses = _check_poses(poses)
+    if poses.shape[-1] != 3:
+        raise ValueError("PCK needs the visibility flag: poses must have shape (N, joints, 3)")
+    if pred.shape != poses.shape[:-1] + (2,):
+        raise ValueError(f"predictions have shape {pred.shape}, expected {poses.shape[:-1] + (2,)} "
+                         f"(one (x, y) per joint of each figure)")
+    if not 0 < alpha <= 1:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha}")
+    visible = poses[..., 2] > 0
+    dist = np.linalg.norm(pred - poses[..., :2], axis=-1)
+    correct = (dist <= alpha * bbox_size(poses)[:, None]) & visible
+    per_joint = correct.sum(0) / np.maximum(visible.sum(0), 1)
+    return {"overall": float(correct.sum() / max(visible.sum(), 1)), "per_joint": per_joint, "correct": correct}
+
+
+def pck_table(pred, poses, alphas: Sequence[float] = (0.2, 0.1)) -> pd.DataFrame:
+    """PCK per joint (rows: the 16 joints and "all") at each alpha, in percent."""
+    cols = {}
+    for a in alphas:
+        res = pck(pred, poses, a)
+        cols[f"PCK@{a} %"] = [*(100 * res["per_joint"]).round(1), round(100 * res["overall"], 1)]
+    return pd.DataFrame(cols, index=[*JOINTS, "all"])
+
+
+# --------------------------------------------------------------------------- the network
+def residual_module(x, filters: int, name: str):
+    """Newell's residual module (pre-activation bottleneck): BN-ReLU-1x1 (filters/2), BN-ReLU-3x3
+    (filters/2), BN-ReLU-1x1 (filters), plus the input (through a 1x1 convolution when the channel
+    count changes). All convolutions have a bias, as in the original Torch code."""
+    if filters % 2:
+        raise ValueError(f"residual module '{name}': filters must be even (the bottleneck is filters/2), got {filters}")
+    c_in = int(x.shape[-1])
+    half = filters // 2
+    y = x
+    for i, (k, c) in enumerate(((1, half), (3, half), (1, filters))):
+        y = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn{i + 1}")(y)
+        y = keras.layers.ReLU(name=f"{name}_relu{i + 1}")(y)
+        y = keras.layers.Conv2D(c, k, padding="same", name=f"{name}_conv{i + 1}")(y)
+    skip = x if c_in == filters else keras.layers.Conv2D(filters, 1, name=f"{name}_skip")(x)
+    return keras.layers.Add(name=f"{name}_add")([skip, y])
+
+
+def _block(x, filters: int, name: str, block: str, expansion: int, hidden: Mapping[str, int]):
+    if block == "residual":
+        return residual_module(x, filters, name)
+    return mobilenet.inverted_residual_block(x, expansion, filters, 1, name=name, bn_momentum=0.9,
+                                             hidden=hidden.get(name))
+
+
+def _hourglass(x, depth: int, filters: int, name: str, make, taps: list):
+    """Newell's recursive hourglass: a skip branch at this resolution, and a branch that max-pools,
+    recurses (or applies one block at the bottom), and upsamples (nearest neighbour) to add back."""
+    up1 = make(x, f"{name}_d{depth}_skip")
+    low1 = keras.layers.MaxPooling2D(2, name=f"{name}_d{depth}_pool")(x)
+    low1 = make(low1, f"{name}_d{depth}_down")
+    low2 = _hourglass(low1, depth - 1, filters, name, make, taps) if depth > 1 else make(low1, f"{name}_bottom")
+    low3 = make(low2, f"{name}_d{depth}_up")
+    taps.append(low3)
+    up2 = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_d{depth}_upsample")(low3)
+    return keras.layers.Add(name=f"{name}_d{depth}_add")([up1, up2])
+
+
+def _lin(x, filters: int, name: str):
+    x = keras.layers.Conv2D(filters, 1, name=name)(x)
+    x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+    return keras.layers.ReLU(name=f"{name}_relu")(x)
+
+
+def stacked_hourglass(input_shape: Sequence[int] = (64, 64, 3), joints: int = 16, stacks: int = 2,
+                      depth: int = 3, features: int = 64, stem_widths: Sequence[int] = (32, 64),
+                      block: str = "residual", expansion: int = 6, crelu_stem: bool = False,
+                      hyper_head: bool = False, hidden: Mapping[str, int] | None = None,
+                      name: str | None = None) -> keras.Model:
+    """A Stacked Hourglass network (Newell et al. 2016) with one heat-map output per stack.
+
+    Layout: 7x7 stride-2 conv (``stem_widths[0]`` channels) + BN + ReLU; a block to ``stem_widths[1]``;
+    2x2 max-pool; a block; a block to ``features``. Then per stack: an hourglass of ``depth`` levels,
+    a block, a 1x1 conv + BN + ReLU ("lin"), and a 1x1 conv to ``joints`` heat maps (an output,
+    trained with intermediate supervision). Between stacks the features and the heat maps are mapped
+    back by 1x1 convolutions and added to the stack's input. The heat maps are 1/4 of the input size.
+    Newell's own network is ``stacked_hourglass((256, 256, 3), 16, stacks=8, depth=4, features=256,
+    stem_widths=(64, 128))``.
+
+    Options (each a technique of the course):
+        block: ``"residual"`` (Newell's bottleneck module) or ``"inverted"`` (MobileNetV2 block with
+            ``expansion``; ``features`` must then be a multiple of 8).
+        crelu_stem: the 7x7 stem computes half its channels and a CReLU concatenates their negation.
+        hyper_head: each stack's head also reads the hourglass's coarser levels (upsampled to the
+            heat-map size) concatenated with its output (PVANet's hyper-feature concatenation).
+        hidden: ``{block name: hidden width}`` for inverted blocks whose expansion layer was pruned.
+    """
+    if block not in ("residual", "inverted"):
+        raise ValueError(f"block must be 'residual' or 'inverted', not {block!r}")
+    if stacks < 1 or depth < 1 or features < 2 or joints < 1:
+        raise ValueError(f"need stacks >= 1, depth >= 1, features >= 2, joints >= 1; got stacks={stacks}, "
+                         f"depth={depth}, features={features}, joints={joints}")
+    if len(stem_widths) != 2 or min(stem_widths) < 2:
+        raise ValueError(f"stem_widths must be two channel counts (after the 7x7 conv, after the first block), "
+                         f"got {tuple(stem_widths)}")
+    size = int(input_shape[0])
+    if size % (4 * 2 ** depth):
+        raise ValueError(f"input size {size} must be divisible by 4 * 2**depth = {4 * 2 ** depth} "
+                         f"(stride 4 to the heat maps, then {depth} halvings inside the hourglass)")
+    if block == "inverted" and (features % 8 or any(w % 8 for w in stem_widths)):
+        raise ValueError(f"MobileNetV2 blocks round channels to multiples of 8: use features and stem_widths "
+                         f"that are multiples of 8 (got {features}, {tuple(stem_widths)})")
+    hidden = dict(hidden or {})
+    make = lambda x, block_name, f=features: _block(x, f, block_name, block, expansion, hidden)  # noqa: E731
+
+    inputs = keras.Input(tuple(input_shape), name="image")
+    c0, c1 = stem_widths
+    if crelu_stem:
+        if c0 % 2:
+            raise ValueError(f"a CReLU stem needs an even stem width, got {c0}")
+        x = keras.layers.Conv2D(c0 // 2, 7, strides=2, padding="same", name="stem_conv")(inputs)
+        x = keras.layers.BatchNormalization(momentum=0.9, name="stem_bn")(x)
+        x = pvanet.CReLU(scale_shift=True, name="stem_crelu")(x)
+    else:
+        x = keras.layers.Conv2D(c0, 7, strides=2, padding="same", name="stem_conv")(inputs)
+        x = keras.layers.BatchNormalization(momentum=0.9, name="stem_bn")(x)
+        x = keras.layers.ReLU(name="stem_relu")(x)
+    x = make(x, "stem_block1", c1)
+    x = keras.layers.MaxPooling2D(2, name="stem_pool")(x)
+    x = make(x, "stem_block2", c1)
+    inter = make(x, "stem_block3", features)
+
+    outputs = []
+    for s in range(1, stacks + 1):
+        taps: list = []
+        hg = _hourglass(inter, depth, features, f"hg{s}", make, taps)
+        ll = make(hg, f"hg{s}_out")
+        ll = _lin(ll, features, f"hg{s}_lin")
+        head = ll
+        if hyper_head:
+            # Coarser levels of this hourglass (taps[-1] is the finest), upsampled to the heat-map size.
+            maps = [ll] + [keras.layers.UpSampling2D(int(ll.shape[1]) // int(t.shape[1]), interpolation="nearest",
+                                                     name=f"hg{s}_hyper_up{i + 1}")(t)
+                           for i, t in enumerate(reversed(taps[-2:]))]
+            head = keras.layers.Concatenate(name=f"hg{s}_hyper_concat")(maps)
+            head = _lin(head, features, f"hg{s}_hyper")
+        # Zero-initialised: training starts from "no joint anywhere" instead of random heat maps.
+        out = keras.layers.Conv2D(joints, 1, kernel_initializer="zeros", name=f"heatmaps{s}")(head)
+        outputs.append(out)
+        if s < stacks:
+            back_f = keras.layers.Conv2D(features, 1, name=f"hg{s}_feat_back")(head)
+            back_h = keras.layers.Conv2D(features, 1, name=f"hg{s}_heat_back")(out)
+            inter = keras.layers.Add(name=f"hg{s}_next")([inter, back_f, back_h])
+    default = f"hourglass{stacks}_{block}" + ("_crelu" if crelu_stem else "") + ("_hyper" if hyper_head else "")
+    return keras.Model(inputs, outputs, name=name or default)
+
+
+def stack_outputs(model: keras.Model, x: np.ndarray, batch_size: int = 64) -> list[np.ndarray]:
+    """Every stack's heat maps for images ``x`` (a list, first stack first)."""
+    out = model.predict(x, batch_size=batch_size, verbose=0)
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+def inference_model(model: keras.Model, stack: int = -1, name: str | None = None) -> keras.Model:
+    """The model a phone would run: the same layers, only one stack's heat maps as output (the last by
+    default). Intermediate outputs exist for training (intermediate supervision) only."""
+    outs = model.outputs
+    if not -len(outs) <= stack < len(outs):
+        raise ValueError(f"model '{model.name}' has {len(outs)} heat-map outputs; stack={stack} does not exist")
+    return keras.Model(model.inputs, outs[stack], name=name or f"{model.name}_deploy")
+
+
+def truncate_stacks(model: keras.Model, stacks: int, config: Mapping) -> keras.Model:
+    """A copy with only the first ``stacks`` stacks, its weights copied by layer name. ``config`` must be
+    the builder's keyword arguments the model was built with (the same block, features, ...)."""
+    if not 1 <= stacks <= len(model.outputs):
+        raise ValueError(f"model '{model.name}' has {len(model.outputs)} stacks; cannot keep {stacks}")
+    small = stacked_hourglass(**{**dict(config), "stacks": stacks, "name": f"{model.name}_{stacks}stack"})
+    prune.transfer_sliced_weights(model, small, {})
+    return small
+
+
+# --------------------------------------------------------------------------- structured pruning
+def hidden_widths(model: keras.Model) -> dict[str, int]:
+    """``{block name: hidden width}`` of every MobileNetV2 block with an expansion layer."""
+    return {layer.name[: -len("_expand")]: int(layer.filters) for layer in model.layers
+            if layer.name.endswith("_expand") and isinstance(layer, keras.layers.Conv2D)}
+
+
+def prune_hidden_channels(model: keras.Model, fraction: float, config: Mapping) -> tuple[keras.Model, dict]:
+    """Channel pruning of the MobileNetV2 blocks: in every block drop the ``fraction`` of the expansion
+    layer's filters with the smallest L1 norm (:func:`course_lib.prune.filter_l1_norms`), together with
+    their batch-norm channels, depthwise filters and the projection's matching input weights.
+
+    The hidden layer sits *inside* a block, between two 1x1 convolutions, so removing its channels never
+    touches the skip connections (whose two branches would need the same channels removed). Returns
+    ``(smaller dense model, {block: kept indices})``; ``config`` is the builder's keyword arguments.
+    """
+    fraction = prune.check_sparsity(fraction, "fraction of hidden channels to remove")
+    widths = hidden_widths(model)
+    if not widths:
+        raise prune.PruningError(f"model '{model.name}' has no MobileNetV2 expansion layers to prune "
+                                 f"(build it with block='inverted')")
+    keep_blocks, keep_layers = {}, {}
+    for block_name, width in widths.items():
+        n_keep = max(1, int(round((1 - fraction) * width)))
+        kept = prune.keep_largest(prune.filter_l1_norms(model.get_layer(f"{block_name}_expand")), n_keep)
+        keep_blocks[block_name] = kept
+        for suffix in ("_expand", "_expand_BN", "_depthwise", "_depthwise_BN", "_project"):
+            keep_layers[block_name + suffix] = kept
+    hidden = {b: len(k) for b, k in keep_blocks.items()}
+    small = stacked_hourglass(**{**dict(config), "hidden": hidden, "name": f"{model.name}_pruned"})
+    prune.transfer_sliced_weights(model, small, keep_layers)
+    return small, keep_blocks
+
+
+# --------------------------------------------------------------------------- drawing
+_SIDE_COLOURS = {"r": "#e8590c", "l": "#1c7ed6", "c": "#2b8a3e"}
+
+
+def draw_pose(ax, image, true=None, pred=None, title: str = ""):
+    """An image with the true skeleton (thin, white outline) and the predicted one (coloured by side:
+    orange = right, blue = left, green = centre line). ``true`` (J, 3) and ``pred`` (J, 2) in pixels."""
+    ax.imshow(np.clip(image, 0, 1), extent=(0, image.shape[1], image.shape[0], 0))
+    for pose, style in ((true, "true"), (pred, "pred")):
+        if pose is None:
+            continue
+        pose = np.asarray(pose)
+        for (a, b), side in zip(LIMBS, LIMB_SIDES):
+            xs, ys = pose[[a, b], 0], pose[[a, b], 1]
+            if style == "true":
+                ax.plot(xs, ys, color="white", lw=3.2, alpha=0.55, solid_capstyle="round")
+            else:
+                ax.plot(xs, ys, color=_SIDE_COLOURS[side], lw=1.6)
+        if style == "true" and pose.shape[-1] == 3:
+            hidden = pose[:, 2] == 0
+            ax.scatter(pose[hidden, 0], pose[hidden, 1], marker="x", color="black", s=18, zorder=4)
+        if style == "pred":
+            ax.scatter(pose[:, 0], pose[:, 1], s=8, color="black", zorder=5)
+    ax.set_xlim(0, image.shape[1])
+    ax.set_ylim(image.shape[0], 0)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=9)
+    return ax
+
+
+def show_heatmaps(maps, image=None, joints: Sequence[int] | None = None, ncols: int = 8, title: str = ""):
+    """One panel per joint: the heat map of one figure (H, W, J), over the image when given."""
+    import matplotlib.pyplot as plt
+
+    maps = np.asarray(maps)
+    joints = list(range(maps.shape[-1])) if joints is None else list(joints)
+    nrows = -(-len(joints) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.7 * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    vmax = max(float(maps.max()), 1e-6)
+    for ax, j in zip(axes.flat, joints):
+        if image is not None:
+            ax.imshow(np.clip(image, 0, 1), extent=(0, maps.shape[1], maps.shape[0], 0))
+            ax.imshow(maps[..., j], cmap="magma", alpha=0.6, vmin=0, vmax=vmax, extent=(0, maps.shape[1], maps.shape[0], 0))
+        else:
+            ax.imshow(maps[..., j], cmap="magma", vmin=0, vmax=vmax)
+        ax.set_title(JOINTS[j], fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- training and evaluation
+def train(model: keras.Model, x: np.ndarray, poses: np.ndarray, epochs: int = 2, learning_rate: float = 4e-3,
+          batch_size: int = 32, verbose: bool = True):
+    """Train a heat-map model with intermediate supervision: every output learns the same target maps
+    (mean squared error), Adam with a cosine decay of the learning rate to 0 over the run. Returns the History."""
+    from .models import EpochPrinter
+
+    x = np.asarray(x, np.float32)
+    expected = tuple(model.inputs[0].shape[1:])
+    if tuple(x.shape[1:]) != expected:
+        raise ValueError(f"model '{model.name}' takes images of shape {expected}, got {tuple(x.shape[1:])}")
+    if len(poses) != len(x):
+        raise ValueError(f"{len(x)} images but {len(poses)} poses: give one pose per image")
+    size = int(model.outputs[0].shape[1])
+    maps = heatmaps(poses, size=size, stride=int(x.shape[1]) // size)
+    steps = max(1, epochs * int(np.ceil(len(x) / batch_size)))
+    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps)),
+                  loss=["mse"] * len(model.outputs))
+    model.optimizer.build(model.trainable_variables)  # create the optimizer's slots now: one graph trace, not two
+    return model.fit(x, [maps] * len(model.outputs), epochs=epochs, batch_size=batch_size, shuffle=True,
+                     verbose=0, callbacks=[EpochPrinter()] if verbose else [])
+
+
+def predict_joints(model: keras.Model, x: np.ndarray, stack: int = -1, batch_size: int = 100) -> np.ndarray:
+    """Decoded joints (N, 16, 2) in image pixels from one stack's heat maps (the last by default)."""
+    maps = stack_outputs(model, x, batch_size)[stack]
+    return decode(maps, stride=int(x.shape[1]) // int(maps.shape[1]))[0]
+
+
+def scores(pred: np.ndarray, poses: np.ndarray) -> dict[str, float]:
+    """``{"PCK@0.2": ..., "PCK@0.1": ...}`` as fractions."""
+    return {f"PCK@{a}": pck(pred, poses, a)["overall"] for a in (0.2, 0.1)}
+
+
+# --------------------------------------------------------------------------- exercise checkers
+def _single_map_cases() -> list[tuple[tuple, tuple[float, float]]]:
+    """Heat maps (H, W) whose decoded (x, y) in image pixels (stride 4) catches the usual slips:
+    rows/columns swapped, the +0.5 pixel centre forgotten, the shift towards the lower neighbour,
+    a missing neighbour at the border, no shift when the neighbours are equal."""
+    rng = np.random.default_rng(3)
+    cases = []
+    specs = [((5, 2), (0.6, 0.2), (0.1, 0.5)),   # (row, col) peak, (right, left), (down, up)
+             ((1, 6), (0.2, 0.7), (0.4, 0.4)),
+             ((0, 0), (0.3, None), (0.5, None)),  # corner: left/up neighbours missing
+             ((7, 3), (0.5, 0.5), (None, 0.6))]   # bottom row, equal left/right
+    for (r, c), (right, left), (down, up) in specs:
+        m = rng.uniform(0, 0.05, (8, 8)).astype(np.float32)
+        m[r, c] = 1.0
+        for (dr, dc), v in (((0, 1), right), ((0, -1), left), ((1, 0), down), ((-1, 0), up)):
+            if v is not None and 0 <= r + dr < 8 and 0 <= c + dc < 8:
+                m[r + dr, c + dc] = v
+        coords, _ = decode(m[None, :, :, None], stride=STRIDE)
+        cases.append(((m,), tuple(float(v) for v in coords[0, 0])))
+    return cases
+
+
+def check_decode_one(fn) -> "checks.CheckResult":
+    """Exercise: ``fn(heatmap (H, W)) -> (x, y)`` in image pixels, argmax + quarter-pixel shift, stride 4."""
+    from . import checks
+
+    return checks.check_function(
+        "decode_one", fn, _single_map_cases(), atol=1e-6,
+        hint="Find the argmax (row = y, column = x), move 0.25 towards the higher neighbour in x and in y "
+             "(no move when the neighbour is missing or equal), then x_image = (column + shift + 0.5) * 4.")
+
+
+def pck_exercise_data() -> tuple[np.ndarray, np.ndarray]:
+    """Two figures for the PCK exercise: (pred (2, 16, 2), true (2, 16, 3)). Their boxes are wider than
+    tall, one joint is hidden, and some errors sit between the 0.1 and 0.2 thresholds."""
+    rng = np.random.default_rng(11)
+    true = np.zeros((2, 16, 3), np.float32)
+    true[..., 0] = rng.uniform(10, 50, (2, 16))
+    true[..., 1] = rng.uniform(20, 40, (2, 16))
+    true[0, 0, 0], true[0, 1, 0] = 10, 50            # figure 0: box 40 wide
+    true[1, 0, 0], true[1, 1, 0] = 12, 42            # figure 1: box 30 wide
+    true[..., 2] = 1
+    true[0, 5, 2] = 0                                # hidden joint
+    offsets = rng.choice([0.5, 1.0, 5.0, 7.0, 9.0, 12.0], (2, 16))
+    angle = rng.uniform(0, 2 * np.pi, (2, 16))
+    pred = true[..., :2] + offsets[..., None] * np.stack([np.cos(angle), np.sin(angle)], -1)
+    pred[0, 5] += 30                                 # far off, but hidden: must not count
+    return pred.astype(np.float32), true
+
+
+def check_pck_answer(answer, alpha: float = 0.2) -> "checks.CheckResult":
+    """Exercise: PCK@alpha of :func:`pck_exercise_data`, computed by hand."""
+    from . import checks
+
+    pred, true = pck_exercise_data()
+    expected = pck(pred, true, alpha)["overall"]
+    return checks.check_close(f"PCK@{alpha}", answer, expected, rtol=0, atol=1e-9,
+                              hint="Count only visible joints; a joint is correct when its distance to the truth "
+                                   f"is at most {alpha} x the LONGER side of that figure's joint bounding box.")
+
+
+def block_macs(kind: str, size: int = 16, features: int = 64, expansion: int = 4) -> int:
+    """MACs of one hourglass block on a ``size x size x features`` map, counted by the profiler."""
+    inp = keras.Input((size, size, features))
+    if kind == "residual":
+        out = residual_module(inp, features, "block")
+    else:
+        out = mobilenet.inverted_residual_block(inp, expansion, features, 1, name="block")
+    from . import profile
+
+    return profile.count_macs(keras.Model(inp, out))
+
+
+def compare_models(flatbuffers: Mapping[str, bytes], image: np.ndarray, num_threads: int = 1,
+                   repeats: int = 5) -> dict[str, dict]:
+    """Run each LiteRT flatbuffer (heat-map models) on one image (H, W, 3) in [0, 1]: for each name,
+    ``{"joints": (16, 2) decoded positions, "ms": median latency of one call}`` (the demo's pure core)."""
+    from . import bench, tflite
+
+    image = np.asarray(image, np.float32)
+    if image.ndim != 3:
+        raise ValueError(f"image must have shape (H, W, 3), got {image.shape}")
+    results = {}
+    for name, model_bytes in flatbuffers.items():
+        interp = tflite.make_interpreter(model_bytes, num_threads=num_threads)
+        inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+        x = tflite.quantize_input(image[None], inp)
+
+        def call(x):
+            interp.set_tensor(inp["index"], x)
+            interp.invoke()
+            return interp.get_tensor(out["index"])
+
+        timing = bench.measure(call, [x], warmup=2, repeats=max(3, repeats), threads=num_threads)
+        maps = tflite.dequantize_output(call(x), out)
+        joints = decode(maps, stride=image.shape[0] // maps.shape[1])[0][0]
+        results[name] = {"joints": joints, "ms": timing.median_ms}
+    return results

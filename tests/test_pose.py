@@ -1,0 +1,228 @@
+"""The capstone's pose helpers: dataset, heat-map targets and decoding, PCK, the Stacked Hourglass builder,
+channel pruning of its MobileNetV2 blocks, and int8 conversion of the light model."""
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from course_lib import data, pose, profile, prune
+
+
+# --------------------------------------------------------------------------- dataset
+@pytest.fixture(scope="module")
+def small_poses():
+    return data._make_poses(120, np.random.default_rng(7))
+
+
+def test_poses_are_deterministic_and_shaped(small_poses):
+    x, p = small_poses
+    x2, p2 = data._make_poses(120, np.random.default_rng(7))
+    assert x.shape == (120, 64, 64, 3) and x.dtype == np.uint8
+    assert p.shape == (120, 16, 3) and p.dtype == np.float32
+    assert np.array_equal(x, x2) and np.array_equal(p, p2)
+
+
+def test_visibility_flags(small_poses):
+    _, p = small_poses
+    outside = np.any((p[..., :2] < 0) | (p[..., :2] >= 64), -1)
+    assert np.all(p[outside, 2] == 0), "a joint outside the image must be flagged invisible"
+    occluded = (p[..., 2] == 0) & ~outside
+    assert occluded.any(), "some joints should be hidden by occluders"
+    assert 0.8 < p[..., 2].mean() < 0.98
+
+
+def test_left_and_right_limbs_have_different_colours(small_poses):
+    """Right limbs warm (red > blue), left limbs cool (blue > red), sampled at the middle of the shins."""
+    x, p = small_poses
+    img = x.astype(float) / 255
+    diffs = {}
+    for side, (a, b) in (("right", (0, 1)), ("left", (5, 4))):
+        ok = (p[:, a, 2] > 0) & (p[:, b, 2] > 0)
+        mid = ((p[ok, a, :2] + p[ok, b, :2]) / 2).astype(int)
+        rgb = img[np.flatnonzero(ok), mid[:, 1], mid[:, 0]]
+        diffs[side] = np.median(rgb[:, 0] - rgb[:, 2])
+    assert diffs["right"] > 0.2 and diffs["left"] < -0.2, diffs
+
+
+def test_generate_poses_writes_a_manifest_and_refuses_a_changed_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "POSE_SIZES", {"train": 40, "test": 10})
+    path = data.generate("poses", data_dir=tmp_path)
+    entry = json.loads((tmp_path / "manifest.json").read_text())["poses"]
+    assert entry["sha256"] == data.sha256(path) and entry["sizes"] == {"train": 40, "test": 10}
+    (x_tr, y_tr), (x_te, y_te) = data.load("poses", fast=False, data_dir=tmp_path)
+    assert x_tr.shape == (40, 64, 64, 3) and y_tr.shape == (40, 16, 3) and y_tr.dtype == np.float32
+    assert x_tr.max() <= 1.0 and x_te.shape[0] == 10
+    with pytest.raises(data.DataError, match="already exists"):
+        data.generate("poses", data_dir=tmp_path)
+    with open(path, "ab") as handle:
+        handle.write(b"tampered")
+    with pytest.raises(data.DataError, match="does not match its manifest"):
+        data.load("poses", data_dir=tmp_path)
+
+
+# --------------------------------------------------------------------------- targets, decoding, PCK
+def test_heatmap_peak_sits_on_the_joint():
+    poses = np.array([[[10.0, 30.0, 1.0]] * 16], np.float32)
+    maps = pose.heatmaps(poses)
+    assert maps.shape == (1, 16, 16, 16)
+    # x = 10 -> heat-map 10/4 - 0.5 = 2.0; y = 30 -> 7.0: the peak is exactly 1 there.
+    assert maps[0, 7, 2, 0] == pytest.approx(1.0)
+    assert np.unravel_index(maps[0, ..., 0].argmax(), (16, 16)) == (7, 2)
+
+
+def test_joint_outside_the_image_gets_an_empty_map():
+    poses = np.zeros((1, 16, 3), np.float32) + 20
+    poses[0, 3, :2] = (-5, 20)
+    maps = pose.heatmaps(poses)
+    assert maps[0, ..., 3].max() == 0 and maps[0, ..., 2].max() > 0.5
+
+
+def test_decode_round_trip_within_one_pixel():
+    rng = np.random.default_rng(0)
+    poses = np.concatenate([rng.uniform(2, 62, (200, 16, 2)), np.ones((200, 16, 1))], -1).astype(np.float32)
+    coords, peaks = pose.decode(pose.heatmaps(poses))
+    err = np.abs(coords - poses[..., :2])
+    assert err.max() <= 1.0 + 1e-5, err.max()
+    assert peaks.min() > 0.5
+
+
+def test_decode_quarter_shift_goes_towards_the_higher_neighbour():
+    maps = np.zeros((1, 5, 5, 1), np.float32)
+    maps[0, 2, 2, 0] = 1.0
+    maps[0, 2, 3, 0] = 0.6   # right neighbour higher than left
+    maps[0, 1, 2, 0] = 0.3   # upper neighbour higher than lower
+    coords, _ = pose.decode(maps, stride=4)
+    assert coords[0, 0].tolist() == [(2 + 0.25 + 0.5) * 4, (2 - 0.25 + 0.5) * 4]
+
+
+def test_pck_hand_computed():
+    true = np.zeros((1, 16, 3), np.float32)
+    true[0, :, 0] = np.linspace(0, 50, 16)      # bounding box 50 wide, 0 high -> size 50
+    true[0, :, 2] = 1
+    true[0, 15, 2] = 0                          # one hidden joint: not counted
+    pred = true[..., :2].copy()
+    pred[0, 0, 0] += 9.0                         # 9 px off: correct at 0.2 (10 px), wrong at 0.1 (5 px)
+    pred[0, 1, 1] += 11.0                        # 11 px off: wrong at both
+    pred[0, 15, 0] += 40                         # hidden, ignored
+    at2, at1 = pose.pck(pred, true, 0.2), pose.pck(pred, true, 0.1)
+    assert at2["overall"] == pytest.approx(14 / 15)
+    assert at1["overall"] == pytest.approx(13 / 15)
+    assert at2["per_joint"][0] == 1 and at1["per_joint"][0] == 0 and at2["per_joint"][1] == 0
+    table = pose.pck_table(pred, true)
+    assert table.loc["all", "PCK@0.2 %"] == pytest.approx(93.3)
+
+
+def test_pck_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="predictions have shape"):
+        pose.pck(np.zeros((2, 15, 2)), np.zeros((2, 16, 3)))
+    with pytest.raises(ValueError, match="visibility"):
+        pose.pck(np.zeros((2, 16, 2)), np.zeros((2, 16, 2)))
+    with pytest.raises(ValueError, match="alpha"):
+        pose.pck(np.zeros((2, 16, 2)), np.zeros((2, 16, 3)), alpha=0)
+
+
+# --------------------------------------------------------------------------- builder
+def _trainable(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+def _residual_params(c_in, c_out):
+    """Newell's residual module: BN (2 trainable per channel) + three convs with bias (+ 1x1 skip)."""
+    m = c_out // 2
+    p = 2 * c_in + (c_in * m + m) + 2 * m + (9 * m * m + m) + 2 * m + (m * c_out + c_out)
+    return p + (c_in * c_out + c_out if c_in != c_out else 0)
+
+
+def test_newell_settings_give_the_published_parameter_count():
+    """8 stacks, 256 features, 256x256 input, 16 joints: 25,434,112 trainable parameters, as the layer list
+    of Newell's Torch code gives. The Fast Pose Distillation reference code reports 25.59 M because its
+    second stem module outputs 256 channels instead of 128: +160,512 parameters = 25,594,624."""
+    model = pose.stacked_hourglass((256, 256, 3), 16, stacks=8, depth=4, features=256, stem_widths=(64, 128))
+    assert _trainable(model) == 25_434_112
+    assert len(model.outputs) == 8 and tuple(model.outputs[-1].shape) == (None, 64, 64, 16)
+    wider_stem = (_residual_params(128, 256) + _residual_params(256, 256)
+                  - _residual_params(128, 128) - _residual_params(128, 256))
+    assert 25_434_112 + wider_stem == 25_594_624
+
+
+def test_small_hourglass_shapes_and_hand_count():
+    model = pose.stacked_hourglass()   # 64x64 input, 2 stacks, depth 3, 64 features, stem (32, 64)
+    assert [tuple(o.shape) for o in model.outputs] == [(None, 16, 16, 16)] * 2
+    f, j = 64, 16
+    stem = 7 * 7 * 3 * 32 + 32 + 2 * 32 + _residual_params(32, 64) + 2 * _residual_params(64, 64)
+    per_stack = (3 * 3 + 1 + 1) * _residual_params(f, f) + (f * f + f + 2 * f) + (f * j + j)
+    between = (f * f + f) + (j * f + f)
+    assert _trainable(model) == stem + 2 * per_stack + between
+
+
+def test_each_option_changes_what_it_should():
+    base = dict(features=64, block="inverted", expansion=2)
+    plain = pose.stacked_hourglass(**base)
+    assert {type(l).__name__ for l in plain.layers} >= {"DepthwiseConv2D", "UpSampling2D", "MaxPooling2D"}
+    # CReLU stem: the 7x7 conv computes 16 channels instead of 32 (+ BN on 16, + scale/shift on 32).
+    crelu = pose.stacked_hourglass(**base, crelu_stem=True)
+    saved = (7 * 7 * 3 * 32 + 32 + 4 * 32) - (7 * 7 * 3 * 16 + 16 + 4 * 16 + 2 * 32)
+    assert plain.count_params() - crelu.count_params() == saved
+    assert profile.count_macs(plain) - profile.count_macs(crelu) >= 32 * 32 * 7 * 7 * 3 * 16
+    # Hyper-feature head: per stack a 1x1 conv from 3 * 64 concatenated channels + BN.
+    hyper = pose.stacked_hourglass(**base, hyper_head=True)
+    assert hyper.count_params() - plain.count_params() == 2 * (3 * 64 * 64 + 64 + 4 * 64)
+    assert any(l.name == "hg2_hyper_concat" for l in hyper.layers)
+    one = pose.stacked_hourglass(**base, stacks=1)
+    assert len(one.outputs) == 1
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(block="dense"), "block must be"),
+    (dict(stacks=0), "stacks >= 1"),
+    (dict(input_shape=(60, 60, 3)), "divisible"),
+    (dict(block="inverted", features=60), "multiples of 8"),
+    (dict(stem_widths=(32,)), "stem_widths"),
+])
+def test_builder_rejects_bad_options(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        pose.stacked_hourglass(**kwargs)
+
+
+# --------------------------------------------------------------------------- pruning
+def test_prune_hidden_channels_is_exact_when_the_dropped_channels_are_silenced():
+    config = dict(features=16, stem_widths=(16, 16), stacks=1, depth=2, block="inverted", expansion=4,
+                  input_shape=(32, 32, 3))
+    keras.utils.set_random_seed(0)
+    model = pose.stacked_hourglass(**config)
+    small, kept = pose.prune_hidden_channels(model, 0.5, config)
+    assert all(w == 32 for w in pose.hidden_widths(small).values())
+    assert profile.count_macs(small) < profile.count_macs(model)
+    # Silence the dropped hidden channels in the original (zero their projection weights): same outputs.
+    for block, idx in kept.items():
+        layer = model.get_layer(f"{block}_project")
+        w = layer.get_weights()
+        drop = np.setdiff1d(np.arange(w[0].shape[2]), idx)
+        w[0][:, :, drop, :] = 0
+        layer.set_weights(w)
+    x = np.random.default_rng(0).random((2, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(small.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-4, atol=1e-4)
+
+
+def test_prune_hidden_channels_needs_inverted_blocks():
+    config = dict(features=16, stem_widths=(16, 16), stacks=1, depth=2, input_shape=(32, 32, 3))
+    with pytest.raises(prune.PruningError, match="no MobileNetV2 expansion"):
+        pose.prune_hidden_channels(pose.stacked_hourglass(**config), 0.5, config)
+
+
+def test_truncate_stacks_keeps_the_first_stack_exactly():
+    config = dict(features=16, stem_widths=(16, 16), stacks=2, depth=2, input_shape=(32, 32, 3), hyper_head=True)
+    model = pose.stacked_hourglass(**config)
+    one = pose.truncate_stacks(model, 1, config)
+    x = np.random.default_rng(1).random((2, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(one.predict(x, verbose=0), model.predict(x, verbose=0)[0], rtol=1e-5, atol=1e-5)
+
+
+def test_transfer_sliced_weights_names_a_mismatch():
+    a = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, name="d")])
+    b = keras.Sequential([keras.Input((4,)), keras.layers.Dense(6, name="d")])
+    with pytest.raises(prune.PruningError, match="layer 'd'"):
+        prune.transfer_sliced_weights(a, b, {})
+    prune.transfer_sliced_weights(a, b, {"d": np.array([0, 1, 2, 3, 4, 7])})
+    np.testing.assert_array_equal(b.get_layer("d").get_weights()[0], a.get_layer("d").get_weights()[0][:, [0, 1, 2, 3, 4, 7]])
