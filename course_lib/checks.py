@@ -484,3 +484,338 @@ def check_timer(name: str, timer: Callable) -> CheckResult:
     return _report(False, name, f"Got {value:.1f} ms; the timed calls took {timed} ms, whose median is 10 ms.",
                    "(1) run the warm-up calls first and do not time them; (2) time each call with "
                    "time.perf_counter() and return the median (statistics.median) in milliseconds")
+
+
+# ------------------------------------------------------------------------------------------ chapter exercises
+# The exercise checkers that need more than one comparison live here, so that tests/test_exercises.py
+# can feed each one right and wrong answers.
+
+def check_two_step(depthwise, pointwise, two_step_output, reference, images, name: str = "two-step separable") -> CheckResult:
+    """02 Ex3: a ``DepthwiseConv2D`` and a 1x1 ``Conv2D`` holding ``reference``'s weights, and their output.
+
+    The layers themselves are checked (type, kernel size, weights equal to the SeparableConv2D's), and
+    the checker runs ``pointwise(depthwise(images))`` itself, so copying ``reference(images)`` fails.
+    """
+    import keras
+
+    for label, layer, kind in (("depthwise", depthwise, keras.layers.DepthwiseConv2D),
+                               ("pointwise", pointwise, keras.layers.Conv2D)):
+        if layer is None or layer is Ellipsis:
+            return _report(False, name, f"`{label}` is not filled in yet (it is {describe(layer)}).",
+                           f"Create `{label}` as a keras.layers.{kind.__name__}.")
+        if not isinstance(layer, kind) or (label == "pointwise" and isinstance(layer, keras.layers.DepthwiseConv2D)):
+            return _report(False, name, f"`{label}` should be a keras.layers.{kind.__name__}, got {describe(layer)}.")
+    if tuple(pointwise.kernel_size) != (1, 1):
+        return _report(False, name, f"`pointwise` has a {pointwise.kernel_size} kernel; the pointwise step is 1x1.")
+    ref_dw, ref_pw, *ref_b = [np.asarray(w) for w in reference.get_weights()]
+    got_dw = [np.asarray(w) for w in depthwise.get_weights()]
+    got_pw = [np.asarray(w) for w in pointwise.get_weights()]
+    if not got_dw or got_dw[0].shape != ref_dw.shape or not np.allclose(got_dw[0], ref_dw):
+        return _report(False, name, "`depthwise` does not hold the reference's depthwise kernel "
+                       f"(shape {ref_dw.shape}).", "depthwise.set_weights([reference.get_weights()[0]]) after build.")
+    if len(got_dw) > 1 and np.any(got_dw[1]):
+        return _report(False, name, "`depthwise` adds a bias; the separable layer's bias comes after the pointwise step.",
+                       "DepthwiseConv2D(..., use_bias=False)")
+    if not got_pw or got_pw[0].shape != ref_pw.shape or not np.allclose(got_pw[0], ref_pw):
+        return _report(False, name, f"`pointwise` does not hold the reference's pointwise kernel (shape {ref_pw.shape}).")
+    bias = got_pw[1] if len(got_pw) > 1 else np.zeros(ref_pw.shape[-1])
+    if ref_b and not np.allclose(bias, ref_b[0]):
+        return _report(False, name, "`pointwise` does not hold the reference's bias.", "pointwise.set_weights([kernel, bias])")
+    if (res := _missing(name, two_step_output)) is not None:
+        return res
+    expected = np.asarray(reference(images))
+    mine = np.asarray(pointwise(depthwise(images)))
+    problem = _compare_arrays(mine, expected, 1e-4, 1e-5) or _compare_arrays(two_step_output, mine, 1e-4, 1e-5)
+    if problem:
+        return _report(False, name, "two_step_output is not pointwise(depthwise(test_images)): " + problem,
+                       "Apply depthwise first, then pointwise, to test_images.")
+    return _report(True, name, "DepthwiseConv2D + 1x1 Conv2D == SeparableConv2D.")
+
+
+def check_ste(name: str, fn: Callable, x=(-2.5, -1.0, -0.7, 0.0, 0.2, 1.0, 1.01, 3.0)) -> CheckResult:
+    """04 Ex2: forward value sign(x) (sign(0) = +1) and straight-through gradient 1 for |x| <= 1."""
+    from . import binarize
+
+    if (res := _missing(name, fn)) is not None:
+        return res
+    if not callable(fn):
+        return _report(False, name, f"Expected a function, got {describe(fn)}.")
+    if (res := _stale(name, fn)) is not None:
+        return res
+    x = np.asarray(x, np.float32)
+    want_v, want_g = binarize.forward_and_gradient(binarize.ste_sign, x)
+    try:
+        got_v, got_g = binarize.forward_and_gradient(fn, x)
+    except NotImplementedError:
+        return _report(False, name, "The function still raises NotImplementedError: write its body.")
+    except Exception as exc:  # noqa: BLE001
+        return _report(False, name, f"Calling it on x = {_show(x)} raised {type(exc).__name__}: {exc}")
+    for what, got, want, hint in (
+            ("forward value", got_v, want_v, "The value must be sign(x) with sign(0) = +1: ops.where(x >= 0, 1.0, -1.0)."),
+            ("gradient", got_g, want_g, "The gradient must be 1 for |x| <= 1 (both ends included) and 0 outside.")):
+        problem = _compare_arrays(got, want, 0.0, 1e-6, args=(x,))
+        if problem:
+            return _report(False, name, f"The {what} on x = {_show(x)}: {problem}", hint)
+    return _report(True, name, "value sign(x), gradient 1 on [-1, 1].")
+
+
+def check_xnor(my_xnor, my_agreements, my_dot, a_bits: str, b_bits: str) -> list[CheckResult]:
+    """04 Ex3: the XNOR bit string, its popcount and the ±1 dot product of two bit strings."""
+    expected = "".join("1" if p == q else "0" for p, q in zip(a_bits, b_bits))
+    results = []
+    name = "XNOR bit string"
+    if (res := _missing(name, my_xnor)) is not None:
+        results.append(res)
+    elif not isinstance(my_xnor, str):
+        results.append(_report(False, name, f"Expected a string of 0/1 such as {'0' * len(expected)!r}, "
+                               f"got {describe(my_xnor)}.", "Build it with ''.join(...)."))
+    elif my_xnor == expected:
+        results.append(_report(True, name, expected))
+    else:
+        why = f"Expected {expected!r}, got {my_xnor!r}"
+        if len(my_xnor) != len(expected):
+            why += f" ({len(my_xnor)} characters instead of {len(expected)})"
+        elif set(my_xnor) - {"0", "1"}:
+            why += " (only the characters 0 and 1 are allowed)"
+        elif my_xnor == expected[::-1]:
+            why += " (that is the right string reversed: keep the bit order of a_bits and b_bits)"
+        elif my_xnor == "".join("1" if c == "0" else "0" for c in expected):
+            why += " (that is XOR, the complement: XNOR is 1 where the bits are equal)"
+        else:
+            diff = [i for i, (p, q) in enumerate(zip(my_xnor, expected)) if p != q]
+            why += f" (differs at positions {diff})"
+        results.append(_report(False, name, why + ".", "XNOR is 1 where the two bits are equal and 0 where they differ."))
+    agreements = expected.count("1")
+    results.append(check_int("agreements (popcount)", my_agreements, agreements, hint="Count the 1s in the XNOR string.",
+                             factor=False))
+    results.append(check_int("binary dot product", my_dot, 2 * agreements - len(a_bits),
+                             hint="dot = agreements - disagreements = 2 * agreements - n.", factor=False))
+    return results
+
+
+def check_binary_layer_bytes(my_layer_bytes, my_layer_ratio, kernel_size: int, c_in: int, c_out: int,
+                             word_bits: int = 64) -> list[CheckResult]:
+    """04 Ex4: bytes of a binary conv layer (signs padded to whole words per filter + a float32 alpha per
+    filter) and its float32/binary ratio. Diagnoses the usual slips by recomputing them."""
+    from . import binarize
+    import keras
+
+    layer = keras.Sequential([keras.Input((8, 8, c_in)), binarize.BinaryConv2D(c_out, kernel_size, name="b")])
+    expected = int(binarize.memory_report(layer)["deployed bytes"].sum())
+    n = kernel_size * kernel_size * c_in
+    words = -(-n // word_bits)
+    slips = {c_out * (n / 8 + 4): "the signs were not padded to whole 64-bit words",
+             c_out * n / 8: "the signs were not padded to whole words and the alphas are missing",
+             c_out * words * word_bits // 8: "one float32 alpha per filter (4 bytes each) is missing",
+             c_out * words * word_bits // 8 + 4: "alpha is per filter (one float32 for each of the filters), not one per layer",
+             c_out * words: "a 64-bit word is 8 bytes, not 1"}
+    results = []
+    name = "bytes of the binary layer"
+    value, problem = _number_problem(my_layer_bytes, integer=True) if my_layer_bytes not in (None, Ellipsis) else (None, "")
+    slip = next((why for b, why in slips.items() if value is not None and float(value) == b and b != expected), "")
+    results.append(check_int(name, my_layer_bytes, expected,
+                             hint=slip + ("; " if slip else "") + f"each of the {c_out} filters: ceil({n}/{word_bits}) "
+                             f"words of {word_bits // 8} bytes, plus 4 bytes for its alpha."))
+    float_bytes = n * c_out * 4
+    hint = "float32 bytes (4 per weight) divided by the binary layer's bytes."
+    if isinstance(my_layer_ratio, (int, float)) and my_layer_ratio and not isinstance(my_layer_ratio, bool) \
+            and np.isclose(1 / my_layer_ratio, float_bytes / expected, rtol=1e-6):
+        hint = "the ratio is upside down: float32 bytes / binary bytes (larger than 1)."
+    results.append(check_close("float32 / binary ratio", my_layer_ratio, float_bytes / expected, rtol=1e-6, hint=hint))
+    return results
+
+
+def check_opposite_filter(opposite, kernel, index: int = 0, name: str = "opposite filter") -> CheckResult:
+    """06 Ex1: the index j != ``index`` whose filter has the most negative *cosine* with filter ``index``."""
+    rows = np.asarray(kernel, np.float64).reshape(-1, np.shape(kernel)[-1]).T
+    unit = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    cos = unit @ unit[index]
+    cos[index] = np.inf
+    expected = int(np.argmin(cos))
+    dots = rows @ rows[index]
+    dots[index] = np.inf
+    cos_max = unit @ unit[index]
+    cos_max[index] = -np.inf
+    slips = {int(np.argmin(dots)): "that filter has the most negative *dot product*, but only because it is long: "
+                                   "normalise every filter to length 1 first (cosine, not dot product)",
+             int(np.argmax(cos_max)): "that is the *most similar* filter (argmax); the opposite one has the most "
+                                      "negative cosine (argmin)",
+             expected + 1: "indices count from 0 in NumPy"}
+    value = _scalar(opposite)
+    slip = slips.get(int(value), "") if value is not None and float(value).is_integer() and int(value) != expected else ""
+    return check_int(name, opposite, expected, factor=False,
+                     hint=slip or "Normalise each row to length 1, take dot products with the row of the filter, "
+                                  "exclude the filter itself, then argmin.")
+
+
+def check_crelu_saving(macs_saved, plain, crelu_model, conv: str = "conv2", name: str = "MACs saved by CReLU") -> CheckResult:
+    """06 Ex3: the net MACs a CReLU block saves: plain conv minus (half-width conv + CReLU scale/shift)."""
+    from . import profile
+
+    t_plain = profile.layer_table(plain).set_index("layer")
+    t_crelu = profile.layer_table(crelu_model).set_index("layer")
+    conv_plain, conv_half = int(t_plain.loc[conv, "MACs"]), int(t_crelu.loc[conv, "MACs"])
+    scale_shift = int(t_crelu.loc[f"{conv}_crelu", "MACs"])
+    expected = conv_plain - conv_half - scale_shift
+    slips = {conv_plain - conv_half: "the CReLU layer's scale/shift is not free: it costs one multiply-add per "
+                                     "output value",
+             conv_plain - conv_half - scale_shift // 2: "the scale/shift runs on the CReLU's output, which has all "
+                                                        "the channels again",
+             conv_plain: "that is the plain conv's cost, not the saving"}
+    value = _scalar(macs_saved)
+    slip = slips.get(int(value), "") if value is not None and float(value).is_integer() and int(value) != expected else ""
+    return check_int(name, macs_saved, expected, hint=slip or "K*K*M*N*H*W for the plain conv; the CReLU conv computes "
+                     "N/2 filters; then add one multiply-add per output value of the CReLU layer. Subtract.")
+
+
+def check_qparams_function(fn: Callable, name: str = "my_qparams") -> CheckResult:
+    """07 Ex1: ``fn(rmin, rmax) -> (scale, zero_point)`` for asymmetric int8, the zero point a Python/NumPy int.
+
+    The ranges are chosen so that ceil, floor and int() (truncation) each fail one of them.
+    """
+    from . import quantize
+
+    if (res := _missing(name, fn)) is not None:
+        return res
+    if not callable(fn):
+        return _report(False, name, f"Expected a function my_qparams(rmin, rmax), got {describe(fn)}.")
+    if (res := _stale(name, fn)) is not None:
+        return res
+    for lo, hi in ((-0.5, 1.5), (-0.3, 1.7), (-1.0, 1.0), (0.0, 6.0), (-3.0, 0.2)):
+        ref = quantize.qparams_from_range(lo, hi)
+        scale, zero = float(ref.scale), int(ref.zero_point)
+        try:
+            got = fn(lo, hi)
+        except NotImplementedError:
+            return _report(False, name, "The function still raises NotImplementedError: write its body.")
+        except Exception as exc:  # noqa: BLE001
+            return _report(False, name, f"my_qparams({lo}, {hi}) raised {type(exc).__name__}: {exc}")
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            return _report(False, name, f"my_qparams({lo}, {hi}) should return (scale, zero_point), got {describe(got)}.")
+        g_scale, g_zero = got
+        s, problem = _number_problem(g_scale)
+        if problem or not np.isclose(float(s), scale, rtol=1e-5):
+            exp_s, got_s = format_pair(scale, float(s)) if not problem else (f"{scale:.6g}", describe(g_scale))
+            return _report(False, name, f"For [{lo}, {hi}] the scale should be {exp_s}, got {got_s}.",
+                           "s = (r_max - r_min) / (q_max - q_min) with q_min = -128, q_max = 127")
+        if isinstance(g_zero, (bool, np.bool_)) or not isinstance(g_zero, (int, np.integer)):
+            return _report(False, name, f"For [{lo}, {hi}] the zero point should be the integer {zero}, got "
+                           f"{describe(g_zero)}.", "Convert it with int(...): a zero point is an integer code.")
+        if int(g_zero) != zero:
+            exact = -128 - lo / scale
+            slip = {math.ceil(exact): "that is ceil", math.floor(exact): "that is floor",
+                    int(exact): "that is int() truncation"}.get(int(g_zero), "")
+            return _report(False, name, f"For [{lo}, {hi}] the zero point should be round({exact:.4g}) = {zero}, "
+                           f"got {int(g_zero)}" + (f" ({slip})." if slip else "."),
+                           "z = round(q_min - r_min / s): round to the nearest integer")
+    return _report(True, name, "scale and zero point right for 5 ranges.")
+
+
+def check_integer_only_model(model, representative_data, name: str = "integer-only model") -> CheckResult:
+    """08 Ex1: a Keras model that converts to a fully int8 LiteRT model and keeps a nonlinear activation."""
+    import keras
+
+    from . import tflite
+
+    if (res := _missing(name, model)) is not None:
+        return res
+    if not isinstance(model, keras.Model):
+        return _report(False, name, f"Expected a Keras model (from sine_model(...)), got {describe(model)}.")
+    probe = np.array([-2.0, -0.5, 0.5, 2.0], np.float32)
+    act = next((layer for layer in model.layers if layer.name not in ("conv", "logits")
+                and not isinstance(layer, (keras.layers.InputLayer, keras.layers.GlobalAveragePooling2D))), None)
+    if act is not None:
+        try:
+            y = np.asarray(act(probe.reshape(1, 1, 1, 4))).ravel()
+            linear = np.allclose(np.diff(y) / np.diff(probe), (y[1] - y[0]) / (probe[1] - probe[0]), atol=1e-5)
+        except Exception:  # noqa: BLE001 - a layer that cannot run on a probe: leave it to the conversion
+            linear = False
+        if linear:
+            return _report(False, name, f"The layer '{act.name}' is linear: the model lost its activation.",
+                           "Pass an activation layer such as keras.layers.ReLU().")
+    try:
+        summary = tflite.summary(tflite.convert(model, "int8", representative_data=representative_data,
+                                                allow_float_fallback=True))
+    except Exception as exc:  # noqa: BLE001
+        return _report(False, name, f"Converting it raised {type(exc).__name__}: {exc}")
+    if not summary.integer_only:
+        return _report(False, name, f"it still has float32 operators: {[f['op'] for f in summary.float_ops]}.",
+                       "keras.layers.ReLU() or keras.layers.ReLU(6.0) have int8 kernels (they fuse into the convolution).")
+    return _report(True, name, "every operator runs in int8.")
+
+
+def check_tradeoff_row(difference_pp, size_ratio, speedup, row, name: str = "") -> list[CheckResult]:
+    """08 Ex4: accuracy difference in percentage points, size ratio and speed-up of one table row.
+
+    Answers rounded to two decimals pass; a fraction instead of points, a reversed difference and an
+    inverted ratio are named.
+    """
+    prefix = f"{name}: " if name else ""
+    answers = (("difference (pp)", difference_pp, float(row["difference (pp)"]), "float32 minus int8 accuracy, in points"),
+               ("size ratio", size_ratio, float(row["size ratio (x)"]), "len(float32 bytes) / len(int8 bytes)"),
+               ("speed-up at 2 threads", speedup, float(row["speed-up (x)"]), "float32 latency / int8 latency"))
+    results = []
+    for label, got, expected, how in answers:
+        hint = how
+        value = _scalar(got)
+        if value is not None and math.isfinite(float(value)):
+            v = float(value)
+            if label.startswith("difference") and expected and np.isclose(v * 100, expected, rtol=1e-6, atol=0.005):
+                hint = "accuracies are fractions: multiply the difference by 100 to get percentage points."
+            elif label.startswith("difference") and expected and np.isclose(-v, expected, rtol=1e-6, atol=0.005):
+                hint = "the sign is reversed: float32 accuracy minus int8 accuracy."
+            elif not label.startswith("difference") and v and np.isclose(1 / v, expected, rtol=1e-6, atol=0.005):
+                hint = f"the ratio is upside down: {how}."
+        results.append(check_close(prefix + label, got, expected, rtol=1e-6, atol=0.005 + 1e-9, hint=hint))
+    return results
+
+
+def check_block(my_block: Callable, cases=(((16, 16, 24), 6, 24, 1), ((16, 16, 24), 6, 32, 2))) -> list[CheckResult]:
+    """03 Ex2: ``my_block(x, expansion, filters, stride)`` against ``mobilenet.inverted_residual_block``:
+    output shape, parameters, MACs, layer sequence, ReLU6, the shortcut and the linear bottleneck."""
+    import keras
+
+    from . import mobilenet, profile
+
+    if (res := _missing("my_block", my_block)) is not None:
+        return [res]
+    if not callable(my_block):
+        return [_report(False, "my_block", f"Expected a function my_block(x, expansion, filters, stride), got {describe(my_block)}.")]
+    if (res := _stale("my_block", my_block)) is not None:
+        return [res]
+    results = []
+    for (shape, t, filters, stride) in cases:
+        inp = keras.Input(shape)
+        what = f"block t={t}, {shape[-1]}->{filters}, stride {stride}"
+        try:
+            mine = keras.Model(inp, my_block(inp, t, filters, stride))
+        except Exception as exc:  # noqa: BLE001 - a friendly message instead of a traceback
+            results.append(check(False, f"{what}: builds", f"my_block raised {type(exc).__name__}: {exc}",
+                                 "Write the body of my_block so that it returns the block's output tensor."))
+            continue
+        ref = keras.Model(inp, mobilenet.inverted_residual_block(inp, t, filters, stride, name="ref"))
+        results.append(check_shape(f"{what}: output shape", tuple(mine.output.shape), tuple(ref.output.shape)))
+        results.append(check_int(f"{what}: parameters", mine.count_params(), ref.count_params(),
+                                 hint="Convolutions have no bias; each batch norm adds 4 numbers per channel."))
+        results.append(check_int(f"{what}: MACs", profile.count_macs(mine), profile.count_macs(ref),
+                                 hint="The stride belongs to the depthwise convolution, so the projection runs on the small map."))
+        # keras.applications pads explicitly (ZeroPadding2D + "valid") before a stride-2 depthwise; "same" is equivalent here
+        sequence = lambda model: [row for row in mobilenet.layout(model) if row[0] != "ZeroPadding2D"]  # noqa: E731
+        results.append(check(sequence(mine) == sequence(ref), f"{what}: layer sequence",
+                             "the layer types or output shapes differ from expand 1x1 -> BN -> ReLU6 -> depthwise 3x3 "
+                             "(stride) -> BN -> ReLU6 -> project 1x1 -> BN [-> Add]",
+                             "Follow the order in the exercise text exactly."))
+        relus = [layer for layer in mine.layers if isinstance(layer, keras.layers.ReLU)]
+        results.append(check(bool(relus) and all(layer.max_value is not None and float(layer.max_value) == 6.0
+                                                 for layer in relus),
+                             f"{what}: ReLU6", "an activation is not ReLU6 (or there is none)", "Use keras.layers.ReLU(6.0)."))
+        last = mine.layers[-1]
+        wants_add = stride == 1 and shape[-1] == filters
+        results.append(check(isinstance(last, keras.layers.Add) == wants_add, f"{what}: shortcut",
+                             f"the last layer is a {type(last).__name__}",
+                             "Add the input only for stride 1 and equal channels."))
+        tail = mine.layers[-2] if wants_add else last
+        results.append(check(isinstance(tail, keras.layers.BatchNormalization), f"{what}: linear projection",
+                             f"the projection's batch norm is followed by a {type(tail).__name__}",
+                             "Do not put an activation after the projection's batch norm."))
+    return results

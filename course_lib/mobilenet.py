@@ -331,16 +331,22 @@ def check_budget_choice(choice, table, budget_ms: float, latency_col: str = "lat
     """
     from . import checks
 
-    if choice is None:
-        return checks.check(False, name, "You have not filled this in yet (it is None).",
+    if choice is None or choice is Ellipsis:
+        return checks.check(False, name, f"You have not filled this in yet (it is {checks.describe(choice)}).",
                             "Set choice = (alpha, resolution) of the row you pick from the table.")
     keys = list(key_cols)
     try:
+        if isinstance(choice, (str, bytes, dict)):
+            raise TypeError
         choice = tuple(choice)
     except TypeError:
         return checks.check(False, name, f"Expected a tuple {tuple(keys)}, got {choice!r}.")
     if len(choice) != len(keys):
         return checks.check(False, name, f"Expected a tuple of {len(keys)} values {tuple(keys)}, got {choice!r}.")
+    bad = [v for v in choice if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating))]
+    if bad:
+        return checks.check(False, name, f"Expected numbers {tuple(keys)}, got {choice!r} ({bad[0]!r} is not a number).",
+                            f"Copy the ({', '.join(keys)}) values of a row as numbers, without quotes.")
     match = np.ones(len(table), dtype=bool)
     for k, v in zip(keys, choice):
         match &= np.isclose(table[k].to_numpy(dtype=float), float(v))
