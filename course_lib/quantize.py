@@ -492,6 +492,9 @@ def reference_interpreter(model_bytes: bytes):
 
     if not isinstance(model_bytes, (bytes, bytearray)):
         raise TypeError(f"model_bytes must be flatbuffer bytes, not {type(model_bytes).__name__}")
+    if len(model_bytes) < 8 or bytes(model_bytes[4:8]) != b"TFL3":
+        raise ValueError(f"model_bytes ({len(model_bytes)} bytes) is not a LiteRT flatbuffer (no 'TFL3' "
+                         "identifier): pass the bytes returned by tflite.convert()")
     if RUNTIME == "ai_edge_litert":
         from ai_edge_litert.interpreter import OpResolverType
     else:  # pragma: no cover
@@ -514,15 +517,29 @@ def read_int8_graph(model_bytes: bytes) -> list[dict]:
     ``weights`` in Keras layout ((kh, kw, C_in, C_out) or (C_in, C_out)), their per-channel
     ``weight_qp`` (axis = last), and the int32 ``bias`` (or None). Strides, padding and the fused
     activation are not listed here: take them from the Keras model you converted.
+
+    Operators that only compute shapes (the int32 SHAPE / STRIDED_SLICE / PACK that a Flatten or
+    Reshape with a dynamic batch adds) carry no quantized data and are left out; an operator's
+    ``input`` is its first quantized input (the data, not a shape tensor).
     """
     interp = reference_interpreter(model_bytes)
     details = {d["index"]: d for d in interp.get_tensor_details()}
+
+    def quantized(i: int) -> bool:
+        return len(details[i].get("quantization_parameters", {}).get("scales", [])) > 0
+
     graph = []
     for op in interp._get_ops_details():  # noqa: SLF001 (the interpreter's public op listing)
         ins = [int(i) for i in op["inputs"] if i >= 0]
         out = int(op["outputs"][0])
-        entry = {"op": op["op_name"], "name": details[out]["name"], "input": ins[0], "output": out,
-                 "input_qp": tensor_qparams(details[ins[0]]), "output_qp": tensor_qparams(details[out])}
+        if not quantized(out):
+            if np.dtype(details[out]["dtype"]).kind == "f":
+                raise ValueError(f"operator {op['op_name']} ('{details[out]['name']}') computes in float: this is "
+                                 "not a fully int8 model (convert with mode='int8' without float fallback)")
+            continue  # shape arithmetic (int32), no activations
+        data = next((i for i in ins if quantized(i)), ins[0])
+        entry = {"op": op["op_name"], "name": details[out]["name"], "input": data, "output": out,
+                 "input_qp": tensor_qparams(details[data]), "output_qp": tensor_qparams(details[out])}
         if op["op_name"] in ("CONV_2D", "FULLY_CONNECTED"):
             w = interp.get_tensor(ins[1])
             wqp = tensor_qparams(details[ins[1]])
