@@ -41,14 +41,24 @@ INT32_MIN, INT32_MAX = -(2 ** 31), 2 ** 31 - 1
 # --------------------------------------------------------------------------------------------------
 # Scale and zero point
 # --------------------------------------------------------------------------------------------------
+def _real_array(name: str, x) -> np.ndarray:
+    """``x`` as a float64 array, or a TypeError naming ``name`` when it is not numeric."""
+    if isinstance(x, (str, bytes, dict)):
+        raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}")
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of numbers (rectangular, numeric): {exc}") from None
+
+
 def qrange(bits: int = 8, narrow_range: bool = False) -> tuple[int, int]:
     """Smallest and largest signed integer with ``bits`` bits: (-128, 127) for 8 bits.
 
     ``narrow_range`` drops the most negative value, (-127, 127), so that the range is symmetric
     around 0; LiteRT stores symmetric int8 weights this way.
     """
-    if not isinstance(bits, (int, np.integer)) or not 2 <= bits <= 16:
-        raise ValueError(f"bits must be an integer between 2 and 16, got {bits!r}")
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 2 <= bits <= 32:
+        raise ValueError(f"bits must be an integer between 2 and 32, got {bits!r}")
     qmin, qmax = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
     return (qmin + 1 if narrow_range else qmin), qmax
 
@@ -95,8 +105,16 @@ def qparams_from_range(rmin, rmax, bits: int = 8, symmetric: bool = False, narro
     Symmetric: z = 0 and s = max(|rmin|, |rmax|) / q_max (narrow range by default, as LiteRT's weights).
     ``rmin``/``rmax`` may be arrays (one entry per channel; give ``axis``).
     """
-    rmin = np.minimum(np.asarray(rmin, dtype=np.float64), 0.0)
-    rmax = np.maximum(np.asarray(rmax, dtype=np.float64), 0.0)
+    for label, v in (("rmin", rmin), ("rmax", rmax)):
+        if isinstance(v, (str, bytes, bool, np.bool_)):
+            raise TypeError(f"{label} must be a number (or per-channel array), got {type(v).__name__} {v!r}")
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 2 <= bits <= 32:
+        raise ValueError(f"bits must be a whole number from 2 to 32, got {bits!r}")
+    raw_min, raw_max = np.asarray(rmin, dtype=np.float64), np.asarray(rmax, dtype=np.float64)
+    if raw_min.shape == raw_max.shape and np.any(raw_min > raw_max):
+        raise ValueError(f"rmin must not exceed rmax, got rmin={rmin}, rmax={rmax} (swapped?)")
+    rmin = np.minimum(raw_min, 0.0)
+    rmax = np.maximum(raw_max, 0.0)
     if rmin.shape != rmax.shape:
         raise ValueError(f"rmin and rmax must have the same shape, got {rmin.shape} and {rmax.shape}")
     if not (np.all(np.isfinite(rmin)) and np.all(np.isfinite(rmax))):
@@ -127,7 +145,7 @@ def choose_qparams(x: np.ndarray, bits: int = 8, symmetric: bool = False, axis: 
     dimension ``k`` (per-channel), e.g. ``axis=-1`` for the output channels of a Keras Conv2D kernel
     (kh, kw, c_in, c_out).
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = _real_array("x", x)
     if x.size == 0:
         raise ValueError("cannot choose quantization parameters for an empty tensor")
     if axis is None:
@@ -141,7 +159,11 @@ def choose_qparams(x: np.ndarray, bits: int = 8, symmetric: bool = False, axis: 
 
 def quantize(x: np.ndarray, qp: QParams) -> np.ndarray:
     """Real values -> integer codes: clamp(round(x / s) + z, q_min, q_max) (round half away from zero)."""
-    x = np.asarray(x, dtype=np.float64)
+    if not isinstance(qp, QParams):
+        raise TypeError(f"qp must be QParams (from qparams_from_range or choose_qparams), got {type(qp).__name__}")
+    x = _real_array("x", x)
+    if np.isnan(x).any():
+        raise ValueError(f"x has {int(np.isnan(x).sum())} NaN value(s): a NaN has no integer code")
     if qp.axis is not None and (qp.axis >= x.ndim or x.shape[qp.axis] != qp.scale.size):
         raise ValueError(f"per-channel parameters with {qp.scale.size} channels on axis {qp.axis} do not fit "
                          f"a tensor of shape {x.shape}")
@@ -152,7 +174,11 @@ def quantize(x: np.ndarray, qp: QParams) -> np.ndarray:
 
 def dequantize(q: np.ndarray, qp: QParams) -> np.ndarray:
     """Integer codes -> real values: s · (q − z), as float32."""
+    if not isinstance(qp, QParams):
+        raise TypeError(f"qp must be QParams (from qparams_from_range or choose_qparams), got {type(qp).__name__}")
     q = np.asarray(q)
+    if q.dtype.kind not in "iu":
+        raise TypeError(f"q must hold integer codes, got dtype {q.dtype}")
     scale, zero = qp.broadcast(q.ndim)
     return ((q.astype(np.float64) - zero) * scale).astype(np.float32)
 
