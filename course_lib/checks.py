@@ -703,8 +703,9 @@ def check_qparams_function(fn: Callable, name: str = "my_qparams") -> CheckResul
                            f"{describe(g_zero)}.", "Convert it with int(...): a zero point is an integer code.")
         if int(g_zero) != zero:
             exact = -128 - lo / scale
-            slip = {math.ceil(exact): "that is ceil", math.floor(exact): "that is floor",
-                    int(exact): "that is int() truncation"}.get(int(g_zero), "")
+            names = [label for value, label in ((math.ceil(exact), "ceil"), (math.floor(exact), "floor"),
+                                                (int(exact), "int() truncation")) if value == int(g_zero)]
+            slip = ("that is " + " or ".join(names)) if names else ""
             return _report(False, name, f"For [{lo}, {hi}] the zero point should be round({exact:.4g}) = {zero}, "
                            f"got {int(g_zero)}" + (f" ({slip})." if slip else "."),
                            "z = round(q_min - r_min / s): round to the nearest integer")
@@ -814,7 +815,7 @@ def check_block(my_block: Callable, cases=(((16, 16, 24), 6, 24, 1), ((16, 16, 2
         results.append(check(isinstance(last, keras.layers.Add) == wants_add, f"{what}: shortcut",
                              f"the last layer is a {type(last).__name__}",
                              "Add the input only for stride 1 and equal channels."))
-        tail = mine.layers[-2] if wants_add else last
+        tail = mine.layers[-2] if wants_add and len(mine.layers) > 1 else last
         results.append(check(isinstance(tail, keras.layers.BatchNormalization), f"{what}: linear projection",
                              f"the projection's batch norm is followed by a {type(tail).__name__}",
                              "Do not put an activation after the projection's batch norm."))
