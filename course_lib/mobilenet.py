@@ -294,6 +294,8 @@ def layout(model: keras.Model) -> list[tuple[str, tuple]]:
 # --------------------------------------------------------------------------- linear bottleneck experiment
 def spiral(n_points: int = 600, turns: float = 2.0, seed: int = 0) -> np.ndarray:
     """A 2-D spiral, centred at 0, shape (n_points, 2): the "manifold of interest" of the paper's Figure 1."""
+    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 2:
+        raise ValueError(f"n_points must be a whole number >= 2, got {n_points!r}")
     rng = np.random.default_rng(seed)
     t = np.sort(rng.uniform(0.0, 1.0, n_points))
     angle = 2 * np.pi * turns * t

@@ -251,6 +251,8 @@ def summary(model: keras.Model) -> dict[str, int]:
 
 def human(n: float, unit: str = "") -> str:
     """Format a count with k/M/G suffix, e.g. ``human(3.4e6) == '3.40 M'``."""
+    if isinstance(n, (bool, str)) or not isinstance(n, (int, float, np.integer, np.floating)):
+        raise TypeError(f"human: n must be a number, got {type(n).__name__} {n!r}")
     for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(n) >= factor:
             return f"{n / factor:.2f} {suffix}{unit}"
