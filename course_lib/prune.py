@@ -579,6 +579,7 @@ def mask_channels(model: keras.Model, keep: Mapping[str, np.ndarray]) -> keras.M
 def rebuild_pruned(model: keras.Model, keep: Mapping[str, np.ndarray], name: str | None = None) -> keras.Model:
     """The smaller dense model: the kept filters only, the matching batch-norm channels, and the next
     layer's matching input channels. It computes what :func:`mask_channels` computes, with fewer MACs."""
+    _check_model(model)
     inp = model.inputs[0]
     x = new_in = keras.Input(tuple(inp.shape[1:]), name=model.layers[0].name, dtype=inp.dtype)
     for layer, plan, out_keep, _ in _walk(model, keep):
