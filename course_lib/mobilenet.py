@@ -190,6 +190,8 @@ def mobilenet_v2(input_shape: Sequence[int] = (224, 224, 3), alpha: float = 1.0,
     pooling, dense classifier (logits by default).
     """
     h, w = _check_builder_args("mobilenet_v2", input_shape, alpha, classes)
+    if pooling not in (None, "avg", "max"):
+        raise ValueError(f"pooling must be None, 'avg' or 'max', not {pooling!r}")
     if h < 32 or w < 32:
         raise ValueError(f"mobilenet_v2 needs inputs of at least 32x32 (five stride-2 steps), got {tuple(input_shape)}; "
                          f"use mobilenet_v2_small for tiny images")

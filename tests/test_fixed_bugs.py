@@ -49,13 +49,15 @@ def test_read_int8_graph_with_flatten():
 
 def test_convert_accepts_generators_datasets_and_pairs(tiny):
     model, x = tiny
-    reference = tflite.convert(model, "int8", representative_data=x)
+    shape = (12, 12, 1)
+    for data in ((sample for sample in x), tf.data.Dataset.from_tensor_slices(x).batch(8),
+                 tf.data.Dataset.from_tensor_slices((x, np.zeros(24))), [(x[i:i + 4], np.zeros(4)) for i in range(0, 24, 4)],
+                 list(x)):
+        np.testing.assert_array_equal(tflite._calibration_samples(data, shape, 200, "tiny"), x)  # noqa: SLF001
+    assert len(tflite._calibration_samples((s for s in x), shape, 5, "tiny")) == 5  # noqa: SLF001
     via_generator = tflite.convert(model, "int8", representative_data=(sample for sample in x))
-    via_dataset = tflite.convert(model, "int8", representative_data=tf.data.Dataset.from_tensor_slices(x).batch(8))
-    via_pairs = tflite.convert(model, "int8", representative_data=[(x[i:i + 4], np.zeros(4)) for i in range(0, 24, 4)])
-    scores = tflite.run(reference, x[:4])
-    for other in (via_generator, via_dataset, via_pairs):
-        np.testing.assert_allclose(tflite.run(other, x[:4]), scores, atol=1e-6)
+    np.testing.assert_allclose(tflite.run(via_generator, x[:4]),
+                               tflite.run(tflite.convert(model, "int8", representative_data=x), x[:4]), atol=1e-6)
 
 
 def test_run_checks_the_rows_it_gets(tiny):
