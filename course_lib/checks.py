@@ -208,7 +208,7 @@ def stale_function(fn: Callable, history: list[str] | None = None) -> str:
     defining = "".join(linecache.getlines(code.co_filename)).strip()
     if not defining:
         return ""
-    pattern = re.compile(rf"^\s*(def\s+{re.escape(name)}\s*\(|{re.escape(name)}\s*=)", re.M)
+    pattern = re.compile(rf"^\s*(def\s+{re.escape(name)}\s*\(|{re.escape(name)}\s*=(?!=))", re.M)
     for entry in reversed(history[:-1] if len(history) > 1 else history):  # not the checker's own cell
         if pattern.search(entry):
             if defining in (part.strip() for part in entry.split("\n\x00\n")):
