@@ -78,6 +78,15 @@ def tf_threads() -> int:
     return n if n > 0 else (os.cpu_count() or 1)
 
 
+def _whole(name: str, value, minimum: int) -> int:
+    """``value`` as an int >= ``minimum``, or a ValueError naming the argument."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be a whole number >= {minimum}, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
 def default_repeats() -> int:
     """Repeats used when none are given: 50 in full mode, 10 in fast mode."""
     return config.pick(full=50, fast=10)
@@ -86,8 +95,20 @@ def default_repeats() -> int:
 def random_inputs(shape: Sequence[int], dtype=np.float32, count: int = 4, seed: int = 0,
                   low: float = 0.0, high: float = 1.0) -> list[np.ndarray]:
     """A small pool of random (never all-zero) inputs; integer dtypes cover their whole range."""
+    count = _whole("count", count, 1)
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1 for d in shape):
+        raise ValueError(f"shape must be a tuple of whole numbers >= 1 (no None), got {tuple(shape)!r}")
+    if not low < high:
+        raise ValueError(f"low must be smaller than high, got low={low}, high={high}")
     rng = np.random.default_rng(seed)
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"dtype must be a NumPy dtype such as np.float32 or np.int8, got {dtype!r}") from None
+    if dtype.kind not in "iuf":
+        raise ValueError(f"dtype must be a numeric dtype (float or integer), got {dtype}")
     if np.issubdtype(dtype, np.integer):
         info = np.iinfo(dtype)
         return [rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype) for _ in range(count)]
@@ -97,11 +118,16 @@ def random_inputs(shape: Sequence[int], dtype=np.float32, count: int = 4, seed: 
 def measure(fn: Callable[[np.ndarray], object], inputs: Sequence[np.ndarray], label: str = "",
             warmup: int = 5, repeats: int | None = None, threads: int | None = None, batch: int = 1) -> Timing:
     """Call ``fn`` on the inputs in turn: ``warmup`` untimed calls, then ``repeats`` timed ones."""
-    if not inputs:
-        raise ValueError("measure needs at least one input array")
-    repeats = repeats or default_repeats()
-    if repeats < 3:
-        raise ValueError(f"repeats={repeats}: use at least 3 so a median and quartiles mean something")
+    if not callable(fn):
+        raise TypeError(f"fn must be a function fn(x), got {type(fn).__name__}")
+    if isinstance(inputs, np.ndarray) or not isinstance(inputs, Sequence) or not len(inputs):
+        raise ValueError("measure needs a non-empty list of input arrays (inputs[i % len(inputs)] is passed to fn), "
+                         f"got {type(inputs).__name__}" + (" (an array: wrap it in a list)" if isinstance(inputs, np.ndarray) else ""))
+    repeats = default_repeats() if repeats is None else _whole("repeats", repeats, 3)
+    warmup = _whole("warmup", warmup, 0)
+    batch = _whole("batch", batch, 1)
+    if threads is not None:
+        threads = _whole("threads", threads, 1)
     for i in range(warmup):
         fn(inputs[i % len(inputs)])
     times = []
@@ -118,8 +144,14 @@ def measure(fn: Callable[[np.ndarray], object], inputs: Sequence[np.ndarray], la
 def time_keras(model, batch_size: int = 1, mode: str = "function", warmup: int = 5,
                repeats: int | None = None, label: str | None = None, seed: int = 0) -> Timing:
     """Latency of a Keras model on random inputs of its input shape (one batch per call)."""
+    import keras
     import tensorflow as tf
 
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a Keras model, got {type(model).__name__}")
+    batch_size = _whole("batch_size", batch_size, 1)
+    if mode not in ("function", "eager", "predict"):
+        raise ValueError(f"mode must be 'function', 'eager' or 'predict', not {mode!r}")
     shape = (batch_size, *model.inputs[0].shape[1:])
     if any(d is None for d in shape):
         raise ValueError(f"model '{model.name}' has an unknown input dimension {shape}; give it a fixed input shape")
@@ -167,8 +199,12 @@ def interleaved(timers: dict, rounds: int = 3) -> dict:
     returns a :class:`Timing`, e.g. ``lambda: time_keras(model)``) in turn, ``rounds`` times, and keep
     for each key the round with the lowest median. Alternating means a burst of load elsewhere hits
     every configuration alike instead of one of them."""
-    if rounds < 1:
-        raise ValueError(f"rounds must be at least 1, got {rounds}")
+    rounds = _whole("rounds", rounds, 1)
+    if not isinstance(timers, dict) or not timers:
+        raise ValueError(f"timers must be a non-empty dict {{name: zero-argument function}}, got {timers!r}")
+    bad = [k for k, t in timers.items() if not callable(t)]
+    if bad:
+        raise TypeError(f"timers[{bad[0]!r}] is not callable: give a zero-argument function, e.g. lambda: time_keras(model)")
     best: dict = {}
     for _ in range(rounds):
         for key, timer in timers.items():

@@ -409,6 +409,8 @@ def blas_threads(n: int):
     Yields the thread count in force (None when no BLAS library was found). Used to time a float32
     matmul on one thread, like the one-thread XNOR code. Uses ``threadpoolctl``.
     """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"blas_threads: n must be a whole number of threads >= 1, got {n!r}")
     from threadpoolctl import threadpool_info, threadpool_limits
 
     import numpy as _np  # make sure numpy (and its BLAS) is loaded
@@ -435,6 +437,8 @@ def memory_report(model: keras.Model) -> pd.DataFrame:
     and the ``why`` column says why. ``float32 bytes`` is the layer deployed all in float32. Latent weights are a training-time device: at
     inference only their signs and the alphas are kept.
     """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"memory_report: model must be a Keras model, got {type(model).__name__}")
     weighted = [layer for layer in _flat_layers(model) if layer.weights]
     convs = [layer for layer in weighted if hasattr(layer, "kernel") and not isinstance(layer, keras.layers.BatchNormalization)]
     first, last = (convs[0], convs[-1]) if convs else (None, None)

@@ -200,6 +200,8 @@ def load_real(name: str):
 
 # --------------------------------------------------------------------------- helpers
 def _check_name(name: str) -> None:
+    if not isinstance(name, str):
+        raise DataError(f"the dataset name must be a string such as 'digits', got {type(name).__name__} {name!r}")
     if name in REAL_DATASETS:
         raise DataError(f"{name!r} is a real dataset that needs a download: use "
                         f"course_lib.data.load_real({name!r}) when online. Synthetic names: {available()}.")

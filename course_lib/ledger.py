@@ -5,9 +5,15 @@
 at a temporary folder so tests never touch your results). ``read()`` returns all rows as a table;
 ``missing(expected)`` says which expected rows are not there yet. Reading never fails because
 rows are missing.
+
+The file is parsed strictly: the header must name known columns, every row must have exactly as
+many fields as the header, keys stay strings (``"05"`` is not ``5``, ``"NA"`` is a name), and
+numbers must parse. A file that cannot be read exactly is refused with a message saying what to
+do; it is never rewritten from a guess.
 """
 from __future__ import annotations
 
+import csv
 import datetime as _dt
 import math
 from collections.abc import Iterable
@@ -17,10 +23,16 @@ import pandas as pd
 
 from . import config
 
-COLUMNS = ["notebook", "model", "technique", "params", "macs", "bytes", "accuracy", "latency_ms",
+COLUMNS = ["notebook", "model", "technique", "params", "macs", "bytes", "bytes_kind", "accuracy", "latency_ms",
            "latency_iqr_ms", "threads", "runtime", "mode", "cpu", "recorded_at", "notes"]
 KEY = ["notebook", "model", "technique", "mode"]
 INT_COLUMNS = ["params", "macs", "bytes", "threads"]
+FLOAT_COLUMNS = ["accuracy", "latency_ms", "latency_iqr_ms"]
+OPTIONAL_COLUMNS = ["bytes_kind", "runtime"]  # files written before these existed are still read
+
+
+class LedgerError(ValueError):
+    """The ledger file cannot be read exactly, or a value given to ``record`` is not allowed."""
 
 
 def path() -> Path:
@@ -28,49 +40,141 @@ def path() -> Path:
     return config.results_dir() / "ledger.csv"
 
 
+def _refuse(file: Path, why: str) -> LedgerError:
+    return LedgerError(f"{file} is not a ledger this course can read exactly: {why}. It is yours, so it is not "
+                       f"changed or replaced. Move it away (or fix that line) and re-run the notebooks.")
+
+
+def _parse_number(file: Path, line: int, column: str, text: str):
+    if text == "":
+        return pd.NA
+    try:
+        value = float(text)
+    except ValueError:
+        raise _refuse(file, f"line {line}, column '{column}' holds {text!r}, which is not a number") from None
+    if column in INT_COLUMNS:
+        if not value.is_integer():
+            raise _refuse(file, f"line {line}, column '{column}' holds {text!r}, which is not a whole number")
+        return int(value)
+    return value
+
+
 def read() -> pd.DataFrame:
     """All recorded rows (an empty table with the right columns if nothing was recorded)."""
     file = path()
     if not file.exists():
-        return pd.DataFrame(columns=COLUMNS)
+        return _typed(pd.DataFrame(columns=COLUMNS))
     try:
-        table = pd.read_csv(file)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{file} is not a readable ledger CSV ({exc}). Move it away (it is yours, "
-                         f"so it is not replaced automatically) and re-run the notebooks.") from exc
-    unknown = [c for c in table.columns if c not in COLUMNS]
-    if unknown or "notebook" not in table.columns:
-        raise ValueError(f"{file} has columns {list(table.columns)}, expected {COLUMNS}. Move it away "
-                         f"(it is not overwritten automatically) and re-run the notebooks.")
+        with open(file, newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh, strict=True))
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise _refuse(file, f"it is not valid CSV ({exc})") from exc
+    if not rows:
+        raise _refuse(file, "it is empty (not even a header line)")
+    header = rows[0]
+    unknown = [c for c in header if c not in COLUMNS]
+    missing = [c for c in COLUMNS if c not in header and c not in OPTIONAL_COLUMNS]
+    if unknown or missing or len(set(header)) != len(header):
+        raise _refuse(file, f"its header is {header}; expected the columns {COLUMNS}"
+                      + (f" (unknown: {unknown})" if unknown else "") + (f" (missing: {missing})" if missing else ""))
+    records = []
+    for line, fields in enumerate(rows[1:], start=2):
+        if not fields:
+            continue
+        if len(fields) != len(header):
+            raise _refuse(file, f"line {line} has {len(fields)} fields but the header has {len(header)} "
+                          "(an unquoted comma?)")
+        row = dict(zip(header, fields))
+        for column in INT_COLUMNS + FLOAT_COLUMNS:
+            row[column] = _parse_number(file, line, column, row.get(column, ""))
+        acc = row["accuracy"]
+        if acc is not pd.NA and not (0.0 <= acc <= 1.0 or math.isnan(acc)):
+            raise _refuse(file, f"line {line} has accuracy {acc}, outside [0, 1]")
+        if not all(row[k] for k in ("notebook", "model", "technique")):
+            raise _refuse(file, f"line {line} has an empty notebook, model or technique")
+        records.append(row)
+    return _typed(pd.DataFrame(records, columns=COLUMNS))
+
+
+def _typed(table: pd.DataFrame) -> pd.DataFrame:
     table = table.reindex(columns=COLUMNS)
     for column in INT_COLUMNS:  # whole numbers stay whole even when some rows leave them empty
-        table[column] = pd.to_numeric(table[column], errors="coerce").round().astype("Int64")
+        table[column] = pd.array(table[column].tolist(), dtype="Int64")
+    for column in FLOAT_COLUMNS:
+        table[column] = pd.to_numeric(table[column].astype(object).where(table[column].notna(), None),
+                                      errors="raise").astype("float64")
+    for column in COLUMNS:
+        if column not in INT_COLUMNS + FLOAT_COLUMNS:
+            table[column] = table[column].fillna("").astype(str)
     return table
 
 
+def _check_text(name: str, value, required: bool = False) -> str:
+    if not isinstance(value, str):
+        raise LedgerError(f"{name} must be a string, got {type(value).__name__} {value!r}"
+                          + (f"; write it as '{value}'" if isinstance(value, int) and not isinstance(value, bool) else ""))
+    if required and not value.strip():
+        raise LedgerError(f"record needs a non-empty {name}, got {value!r} (a notebook, a model and a technique name)")
+    return value
+
+
+def _check_count(name: str, value) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__index__"):
+        raise LedgerError(f"{name} must be a whole number, got {type(value).__name__} {value!r}")
+    if isinstance(value, float) and not value.is_integer():
+        raise LedgerError(f"{name} must be a whole number, got {value!r}")
+    if value < 0:
+        raise LedgerError(f"{name} must not be negative, got {value}")
+    return int(value)
+
+
+def _check_real(name: str, value, low: float = 0.0, high: float = math.inf) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or isinstance(value, str):
+        raise LedgerError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise LedgerError(f"{name} must be a number, got {type(value).__name__} {value!r}") from None
+    if math.isnan(value):
+        return value
+    if not low <= value <= high:
+        if name == "accuracy":
+            raise LedgerError(f"accuracy must be a fraction in [0, 1], got {value}")
+        raise LedgerError(f"{name} must be in [{low}, {high}] (not negative), got {value}")
+    return value
+
+
 def record(notebook: str, model: str, technique: str, *, params: int | None = None, macs: int | None = None,
-           bytes: int | None = None, accuracy: float | None = None, latency_ms: float | None = None,
-           latency_iqr_ms: float | None = None, threads: int | None = None, runtime: str = "",
-           cpu: str = "", notes: str = "") -> pd.Series:
-    """Add (or update) one measured model. Accuracy is a fraction in [0, 1]; bytes on disk."""
-    if not notebook or not model or not technique:
-        raise ValueError("record needs a notebook, a model and a technique name")
-    if accuracy is not None and not (0.0 <= accuracy <= 1.0 or math.isnan(accuracy)):
-        raise ValueError(f"accuracy must be a fraction in [0, 1], got {accuracy} for model '{model}'")
-    for field, value in (("params", params), ("macs", macs), ("bytes", bytes), ("latency_ms", latency_ms)):
-        if value is not None and value < 0:
-            raise ValueError(f"{field} must not be negative, got {value} for model '{model}'")
-    row = {"notebook": notebook, "model": model, "technique": technique, "params": params, "macs": macs,
-           "bytes": bytes, "accuracy": accuracy, "latency_ms": latency_ms, "latency_iqr_ms": latency_iqr_ms,
-           "threads": threads, "runtime": runtime, "mode": config.mode_name(), "cpu": cpu,
-           "recorded_at": _dt.datetime.now().isoformat(timespec="seconds"), "notes": notes}
-    table = read()
+           bytes: int | None = None, bytes_kind: str = "", accuracy: float | None = None,
+           latency_ms: float | None = None, latency_iqr_ms: float | None = None, threads: int | None = None,
+           runtime: str = "", cpu: str = "", notes: str = "") -> pd.Series:
+    """Add (or update) one measured model. Accuracy is a fraction in [0, 1]; bytes on disk, and
+    ``bytes_kind`` says what kind of bytes (e.g. ``"flatbuffer"``, ``"gzip"``, ``"packed weights"``)."""
+    row = {"notebook": _check_text("notebook", notebook, True), "model": _check_text("model", model, True),
+           "technique": _check_text("technique", technique, True),
+           "params": _check_count("params", params), "macs": _check_count("macs", macs),
+           "bytes": _check_count("bytes", bytes), "bytes_kind": _check_text("bytes_kind", bytes_kind),
+           "accuracy": _check_real("accuracy", accuracy, 0.0, 1.0),
+           "latency_ms": _check_real("latency_ms", latency_ms),
+           "latency_iqr_ms": _check_real("latency_iqr_ms", latency_iqr_ms),
+           "threads": _check_count("threads", threads), "runtime": _check_text("runtime", runtime),
+           "mode": config.mode_name(), "cpu": _check_text("cpu", cpu),
+           "recorded_at": _dt.datetime.now().isoformat(timespec="seconds"), "notes": _check_text("notes", notes)}
+    if threads is not None and row["threads"] < 1:
+        raise LedgerError(f"threads must be at least 1, got {threads}")
+    table = read()  # refuses (and so never rewrites) a file it cannot read exactly
     if len(table):
-        same = (table[KEY] == pd.Series({k: row[k] for k in KEY})).all(axis=1)
+        same = (table[KEY].astype(str) == pd.Series({k: row[k] for k in KEY})).all(axis=1)
         table = table[~same]
-    new = pd.DataFrame([row], columns=COLUMNS)
+    new = _typed(pd.DataFrame([row], columns=COLUMNS))
     table = new if table.empty else pd.concat([table, new], ignore_index=True)
-    table.to_csv(path(), index=False)
+    tmp = path().with_suffix(".csv.tmp")
+    table.to_csv(tmp, index=False)
+    tmp.replace(path())
     return pd.Series(row)
 
 

@@ -56,6 +56,10 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None)
     MobileNetV2 uses this for every width after the multiplier alpha, because hardware kernels
     are fastest on multiples of 8 channels. ``make_divisible(32 * 0.35) == 16``.
     """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not value > 0:
+        raise ValueError(f"make_divisible: value must be a positive number of channels, got {value!r}")
+    if isinstance(divisor, bool) or not isinstance(divisor, (int, np.integer)) or divisor < 1:
+        raise ValueError(f"make_divisible: divisor must be a whole number >= 1, got {divisor!r}")
     min_value = divisor if min_value is None else min_value
     new = max(min_value, int(value + divisor / 2) // divisor * divisor)
     if new < 0.9 * value:  # rounding down must not lose more than 10%
@@ -91,8 +95,14 @@ def inverted_residual_block(x, expansion: int, filters: int, stride: int, alpha:
     """
     if stride not in (1, 2):
         raise ValueError(f"inverted_residual_block '{name}': stride must be 1 or 2, got {stride}")
-    if expansion < 1:
-        raise ValueError(f"inverted_residual_block '{name}': expansion must be >= 1, got {expansion}")
+    if isinstance(expansion, bool) or not isinstance(expansion, (int, np.integer)) or expansion < 1:
+        raise ValueError(f"inverted_residual_block '{name}': expansion must be a whole number >= 1, got {expansion!r}")
+    if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters < 1:
+        raise ValueError(f"inverted_residual_block '{name}': filters must be a whole number >= 1, got {filters!r}")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) or not alpha > 0:
+        raise ValueError(f"inverted_residual_block '{name}': alpha must be a number > 0, got {alpha!r}")
+    if x.shape[-1] is None:
+        raise ValueError(f"inverted_residual_block '{name}': the input needs a known channel count, got shape {x.shape}")
     in_channels = int(x.shape[-1])
     out_channels = make_divisible(int(filters * alpha), 8)
     if hidden is not None and (expansion == 1 or int(hidden) < 1):
@@ -156,6 +166,22 @@ def _top(x, include_top: bool, classes: int, pooling: str | None, classifier_act
     return x
 
 
+def _check_builder_args(builder: str, input_shape, alpha, classes) -> tuple[int, int]:
+    """Validate the arguments every builder shares; return (height, width)."""
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(alpha) or alpha <= 0:
+        raise ValueError(f"{builder}: alpha (the width multiplier) must be a number > 0, e.g. 0.35, 0.5, 1.0 or 1.4; "
+                         f"got {alpha!r}")
+    if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 1:
+        raise ValueError(f"{builder}: classes must be a whole number >= 1, got {classes!r}")
+    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
+    if shape is None or len(shape) != 3 or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool)
+                                                    and d >= 1 for d in shape):
+        raise ValueError(f"{builder}: input_shape must be (height, width, channels) of positive whole numbers, "
+                         f"got {input_shape!r}")
+    return int(shape[0]), int(shape[1])
+
+
 def mobilenet_v2(input_shape: Sequence[int] = (224, 224, 3), alpha: float = 1.0, classes: int = 1000,
                  include_top: bool = True, pooling: str | None = None, classifier_activation=None,
                  bn_momentum: float = 0.999, name: str | None = None) -> keras.Model:
@@ -166,7 +192,9 @@ def mobilenet_v2(input_shape: Sequence[int] = (224, 224, 3), alpha: float = 1.0,
     conv to 1280 channels (``make_divisible(1280 * alpha)`` when alpha > 1), BN, ReLU6, global average
     pooling, dense classifier (logits by default).
     """
-    h, w = int(input_shape[0]), int(input_shape[1])
+    h, w = _check_builder_args("mobilenet_v2", input_shape, alpha, classes)
+    if pooling not in (None, "avg", "max"):
+        raise ValueError(f"pooling must be None, 'avg' or 'max', not {pooling!r}")
     if h < 32 or w < 32:
         raise ValueError(f"mobilenet_v2 needs inputs of at least 32x32 (five stride-2 steps), got {tuple(input_shape)}; "
                          f"use mobilenet_v2_small for tiny images")
@@ -208,7 +236,7 @@ def mobilenet_v2_small(input_shape: Sequence[int] = (32, 32, 3), alpha: float = 
     alpha > 1); batch norm uses momentum 0.9 so short trainings work. ``expansion`` replaces
     t = 6 in every block but the first. The classifier outputs logits.
     """
-    h, w = int(input_shape[0]), int(input_shape[1])
+    h, w = _check_builder_args("mobilenet_v2_small", input_shape, alpha, classes)
     if h < 8 or w < 8:
         raise ValueError(f"mobilenet_v2_small needs inputs of at least 8x8, got {tuple(input_shape)}")
     inputs = keras.Input(tuple(input_shape), name="image")
@@ -233,7 +261,7 @@ def mobilenet_v1(input_shape: Sequence[int] = (224, 224, 3), alpha: float = 1.0,
     1x1 + BN + ReLU6) from :data:`V1_BLOCKS`; widths are ``int(c * alpha)``. The head pools to 1x1,
     applies dropout and a 1x1 conv (with bias) as the classifier, as Keras does; logits by default.
     """
-    h = int(input_shape[0])
+    h = _check_builder_args("mobilenet_v1", input_shape, alpha, classes)[0]
     inputs = keras.Input(tuple(input_shape), name="input_layer")
     x = keras.layers.Conv2D(int(32 * alpha), 3, strides=2, padding="same", use_bias=False, name="conv1")(inputs)
     x = keras.layers.BatchNormalization(name="conv1_bn")(x)
@@ -271,6 +299,8 @@ def layout(model: keras.Model) -> list[tuple[str, tuple]]:
 # --------------------------------------------------------------------------- linear bottleneck experiment
 def spiral(n_points: int = 600, turns: float = 2.0, seed: int = 0) -> np.ndarray:
     """A 2-D spiral, centred at 0, shape (n_points, 2): the "manifold of interest" of the paper's Figure 1."""
+    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 2:
+        raise ValueError(f"n_points must be a whole number >= 2, got {n_points!r}")
     rng = np.random.default_rng(seed)
     t = np.sort(rng.uniform(0.0, 1.0, n_points))
     angle = 2 * np.pi * turns * t
@@ -334,16 +364,22 @@ def check_budget_choice(choice, table, budget_ms: float, latency_col: str = "lat
     """
     from . import checks
 
-    if choice is None:
-        return checks.check(False, name, "You have not filled this in yet (it is None).",
+    if choice is None or choice is Ellipsis:
+        return checks.check(False, name, f"You have not filled this in yet (it is {checks.describe(choice)}).",
                             "Set choice = (alpha, resolution) of the row you pick from the table.")
     keys = list(key_cols)
     try:
+        if isinstance(choice, (str, bytes, dict)):
+            raise TypeError
         choice = tuple(choice)
     except TypeError:
         return checks.check(False, name, f"Expected a tuple {tuple(keys)}, got {choice!r}.")
     if len(choice) != len(keys):
         return checks.check(False, name, f"Expected a tuple of {len(keys)} values {tuple(keys)}, got {choice!r}.")
+    bad = [v for v in choice if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating))]
+    if bad:
+        return checks.check(False, name, f"Expected numbers {tuple(keys)}, got {choice!r} ({bad[0]!r} is not a number).",
+                            f"Copy the ({', '.join(keys)}) values of a row as numbers, without quotes.")
     match = np.ones(len(table), dtype=bool)
     for k, v in zip(keys, choice):
         match &= np.isclose(table[k].to_numpy(dtype=float), float(v))

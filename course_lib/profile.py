@@ -120,8 +120,22 @@ def _is_model(layer) -> bool:
     return isinstance(layer, keras.Model)
 
 
+def _check_model(model) -> None:
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a Keras model, got {type(model).__name__}"
+                        + (" (a layer: wrap it in keras.Sequential([keras.Input(...), layer]))"
+                           if isinstance(model, keras.layers.Layer) else ""))
+
+
+def _check_dtype_bytes(dtype_bytes) -> int:
+    if isinstance(dtype_bytes, bool) or not isinstance(dtype_bytes, (int, np.integer)) or dtype_bytes < 1:
+        raise ValueError(f"dtype_bytes must be a whole number of bytes >= 1 (4 for float32), got {dtype_bytes!r}")
+    return int(dtype_bytes)
+
+
 def _layer_calls(model: keras.Model):
     """Yield ``(layer, input_shapes, output_shapes)`` for every call of every layer in ``model``."""
+    _check_model(model)
     graph = getattr(model, "_functional", None) or model
     if not getattr(graph, "_nodes", None):
         raise ValueError(f"Model '{model.name}' has no known input shape yet: build it with keras.Input "
@@ -133,6 +147,11 @@ def _layer_calls(model: keras.Model):
                 continue
             ins = [_as_shape(t) for t in node.input_tensors]
             outs = [_as_shape(t) for t in node.output_tensors]
+            unknown = [shape for shape in ins + outs if None in shape[1:]]
+            if unknown and not isinstance(layer, keras.layers.InputLayer):
+                raise ValueError(f"layer '{layer.name}' of '{model.name}' has an unknown (None) size in shape "
+                                 f"{unknown[0]}: MACs and memory need fixed sizes. Build the model with a fixed "
+                                 f"input shape, e.g. keras.Input((32, 32, 3)), to profile it.")
             yield layer, ins, outs
 
 
@@ -141,6 +160,7 @@ def layer_table(model: keras.Model, dtype_bytes: int = 4) -> pd.DataFrame:
 
     Nested models are expanded (their layers are listed as ``outer/inner``).
     """
+    dtype_bytes = _check_dtype_bytes(dtype_bytes)
     rows = []
     for layer, ins, outs in _layer_calls(model):
         if _is_model(layer):
@@ -165,6 +185,7 @@ def layer_table(model: keras.Model, dtype_bytes: int = 4) -> pd.DataFrame:
 
 def count_params(model: keras.Model, trainable_only: bool = False) -> int:
     """Number of weights in ``model`` (each shared weight once)."""
+    _check_model(model)
     weights = model.trainable_weights if trainable_only else model.weights
     seen, total = set(), 0
     for w in weights:
@@ -191,9 +212,22 @@ def activation_memory(model: keras.Model, dtype_bytes: int = 4) -> dict[str, int
             "peak_layer": int(max(table["activation bytes"].max(), inputs))}
 
 
-def saved_size(model: keras.Model, path: str | Path | None = None) -> int:
-    """Bytes of the model saved in Keras' ``.keras`` format (to ``path`` or a temporary file)."""
+def saved_size(model: keras.Model, path: str | Path | None = None, overwrite: bool = False) -> int:
+    """Bytes of the model saved in Keras' ``.keras`` format (to ``path`` or a temporary file).
+
+    An existing file at ``path`` is not replaced unless ``overwrite=True``.
+    """
+    _check_model(model)
     if path is not None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a file path (str or Path), got {type(path).__name__}")
+        path = Path(path)
+        if path.suffix != ".keras":
+            raise ValueError(f"path must end in '.keras' (Keras' format), got '{path}'")
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it, or choose another path")
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"the folder of path '{path}' does not exist")
         model.save(path)
         return os.path.getsize(path)
     with tempfile.TemporaryDirectory() as tmp:
@@ -204,6 +238,8 @@ def saved_size(model: keras.Model, path: str | Path | None = None) -> int:
 
 def weight_bytes(model: keras.Model, bits: int = 32) -> int:
     """Bytes of the raw weights at ``bits`` per weight (32 for float32, 8 for int8, 1 for binary)."""
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 1 <= bits <= 64:
+        raise ValueError(f"bits must be a whole number of bits per weight from 1 to 64, got {bits!r}")
     return math.ceil(count_params(model) * bits / 8)
 
 
@@ -215,6 +251,8 @@ def summary(model: keras.Model) -> dict[str, int]:
 
 def human(n: float, unit: str = "") -> str:
     """Format a count with k/M/G suffix, e.g. ``human(3.4e6) == '3.40 M'``."""
+    if isinstance(n, (bool, str)) or not isinstance(n, (int, float, np.integer, np.floating)):
+        raise TypeError(f"human: n must be a number, got {type(n).__name__} {n!r}")
     for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(n) >= factor:
             return f"{n / factor:.2f} {suffix}{unit}"

@@ -40,6 +40,8 @@ class PruningError(ValueError):
 # --------------------------------------------------------------------------- checks and helpers
 def check_sparsity(sparsity: float, what: str = "sparsity") -> float:
     """Return ``sparsity`` as a float if it lies in [0, 1); raise :class:`PruningError` otherwise."""
+    if isinstance(sparsity, (str, bytes, bool, np.bool_)):
+        raise PruningError(f"{what} must be a number in [0, 1), got {type(sparsity).__name__} {sparsity!r}")
     try:
         value = float(sparsity)
     except (TypeError, ValueError):
@@ -66,10 +68,22 @@ def prunable_layers(model: keras.Model) -> list[str]:
     return [layer.name for layer in model.layers if _kernel(layer) is not None]
 
 
+def _check_model(model, what: str = "model") -> None:
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"{what} must be a Keras model, got {type(model).__name__}")
+
+
 def _resolve_layers(model: keras.Model, layers: Iterable[str] | None) -> list[keras.layers.Layer]:
+    _check_model(model)
     names = prunable_layers(model)
     if layers is None:
+        if not names:
+            raise PruningError(f"model '{model.name}' has no prunable layer (no Conv/Dense kernel): "
+                               f"its layers are {[layer.name for layer in model.layers]}")
         return [model.get_layer(n) for n in names]
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, Iterable):
+        raise PruningError(f"layers must be a list of layer names, got {type(layers).__name__} {layers!r}"
+                           + (f"; write ['{layers}']" if isinstance(layers, str) else ""))
     out = []
     all_names = [layer.name for layer in model.layers]
     for name in layers:
@@ -84,6 +98,19 @@ def _resolve_layers(model: keras.Model, layers: Iterable[str] | None) -> list[ke
 
 
 # --------------------------------------------------------------------------- magnitude pruning
+def _weights_array(weights) -> np.ndarray:
+    """``weights`` as a float array; refuse non-numeric, empty or NaN weights by name."""
+    try:
+        w = np.asarray(weights, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise PruningError(f"weights must be an array of numbers, got {type(weights).__name__}") from None
+    if w.size == 0:
+        raise PruningError(f"weights is empty (shape {w.shape}): there is nothing to prune")
+    if np.isnan(w).any():
+        raise PruningError(f"weights contain {int(np.isnan(w).sum())} NaN value(s): a NaN has no magnitude")
+    return w
+
+
 def magnitude_threshold(weights: np.ndarray, sparsity: float) -> float:
     """The magnitude ``t`` such that a fraction ``sparsity`` of the weights has ``|w| <= t``.
 
@@ -91,7 +118,7 @@ def magnitude_threshold(weights: np.ndarray, sparsity: float) -> float:
     ``|w|`` (0.0 when ``k == 0``: nothing is pruned).
     """
     sparsity = check_sparsity(sparsity)
-    magnitudes = np.sort(np.abs(np.asarray(weights, dtype=np.float64)).ravel())
+    magnitudes = np.sort(np.abs(_weights_array(weights)).ravel())
     k = int(round(sparsity * magnitudes.size))
     return 0.0 if k == 0 else float(magnitudes[k - 1])
 
@@ -102,7 +129,7 @@ def magnitude_mask(weights: np.ndarray, sparsity: float) -> np.ndarray:
     Ties are broken by position, so the count is exact even when many weights are already zero.
     """
     sparsity = check_sparsity(sparsity)
-    w = np.asarray(weights)
+    w = _weights_array(weights)
     k = int(round(sparsity * w.size))
     mask = np.ones(w.size, dtype=np.float32)
     if k:
@@ -306,15 +333,26 @@ def sensitivity_scan(model: keras.Model, evaluate: Callable[[keras.Model], float
     The model's weights are restored after each trial. Returns one row per (layer, sparsity) with
     the metric, so you can see which layers tolerate pruning and which do not.
     """
+    if not callable(evaluate):
+        raise TypeError(f"evaluate must be a function evaluate(model) -> float, got {type(evaluate).__name__}")
+    if isinstance(sparsities, (int, float, str)) or not len(list(sparsities)):
+        raise PruningError(f"sparsities must be a non-empty list of numbers in [0, 1), got {sparsities!r}")
     levels = [check_sparsity(s) for s in sparsities]
     rows = []
     for layer in _resolve_layers(model, layers):
         kernel = _kernel(layer)
         saved = np.array(kernel)
-        for s in levels:
-            kernel.assign(saved * magnitude_mask(saved, s))
-            rows.append({"layer": layer.name, "sparsity": s, "metric": float(evaluate(model))})
-        kernel.assign(saved)
+        try:  # the layer gets its weights back even if evaluate raises or the kernel is interrupted
+            for s in levels:
+                kernel.assign(saved * magnitude_mask(saved, s))
+                metric = evaluate(model)
+                try:
+                    metric = float(metric)
+                except (TypeError, ValueError):
+                    raise TypeError(f"evaluate(model) must return a number, got {type(metric).__name__}") from None
+                rows.append({"layer": layer.name, "sparsity": s, "metric": metric})
+        finally:
+            kernel.assign(saved)
     return pd.DataFrame(rows)
 
 
@@ -475,8 +513,30 @@ def _weight_plan(layer, in_keep, out_keep, input_shape) -> tuple[list[tuple[int,
     raise PruningError(f"layer '{layer.name}' ({type(layer).__name__}) is not supported by channel pruning")
 
 
+def _check_keep(layer, kept) -> np.ndarray:
+    """The sorted channel indices ``kept`` for ``layer``: whole numbers, distinct, within its channels."""
+    raw = np.asarray(kept)
+    if raw.ndim != 1 or (raw.size and raw.dtype.kind not in "iu"):
+        raise PruningError(f"keep['{layer.name}'] must be a 1-d list of channel indices (integers), got "
+                           f"{raw.dtype} with shape {raw.shape}")
+    if raw.size < 1:
+        raise PruningError(f"layer '{layer.name}' would keep no channel: a layer needs at least one")
+    channels = int(layer.output.shape[-1])
+    bad = raw[(raw < 0) | (raw >= channels)]
+    if bad.size:
+        raise PruningError(f"keep['{layer.name}'] has indices {bad.tolist()} outside 0..{channels - 1} "
+                           f"(the layer has {channels} channels)")
+    if len(np.unique(raw)) != raw.size:
+        dup = sorted({int(v) for v in raw if (raw == v).sum() > 1})
+        raise PruningError(f"keep['{layer.name}'] lists channel(s) {dup} more than once")
+    return np.sort(raw.astype(np.int64))
+
+
 def _walk(model: keras.Model, keep: Mapping[str, np.ndarray]):
     """Yield (layer, plan, out_keep, input_shape) along the chain."""
+    _check_model(model)
+    if not isinstance(keep, Mapping):
+        raise PruningError(f"keep must be a dict {{layer name: channel indices}}, got {type(keep).__name__}")
     chain = _chain(model)
     unknown = set(keep) - {layer.name for layer in chain}
     if unknown:
@@ -487,9 +547,7 @@ def _walk(model: keras.Model, keep: Mapping[str, np.ndarray]):
             continue
         out_keep = keep.get(layer.name)
         if out_keep is not None:
-            out_keep = np.sort(np.asarray(out_keep, dtype=np.int64))
-            if out_keep.size < 1:
-                raise PruningError(f"layer '{layer.name}' would keep no channel: a layer needs at least one")
+            out_keep = _check_keep(layer, out_keep)
         input_shape = tuple(layer._inbound_nodes[0].input_tensors[0].shape)
         plan, next_keep = _weight_plan(layer, current, out_keep, input_shape)
         yield layer, plan, out_keep, input_shape
@@ -521,6 +579,7 @@ def mask_channels(model: keras.Model, keep: Mapping[str, np.ndarray]) -> keras.M
 def rebuild_pruned(model: keras.Model, keep: Mapping[str, np.ndarray], name: str | None = None) -> keras.Model:
     """The smaller dense model: the kept filters only, the matching batch-norm channels, and the next
     layer's matching input channels. It computes what :func:`mask_channels` computes, with fewer MACs."""
+    _check_model(model)
     inp = model.inputs[0]
     x = new_in = keras.Input(tuple(inp.shape[1:]), name=model.layers[0].name, dtype=inp.dtype)
     for layer, plan, out_keep, _ in _walk(model, keep):

@@ -211,6 +211,37 @@ def random_kernel_like(kernel, seed: int = 0) -> np.ndarray:
     return rng.normal(size=np.shape(kernel)).astype(np.float32)
 
 
+def rescaled_filters(kernel, index: int = 0, seed: int = 0) -> np.ndarray:
+    """A copy of a conv kernel with every filter multiplied by a positive factor (no cosine changes).
+
+    The factors lie between 0.3 and 3 (like the spread batch-norm folding gives), except for one
+    "decoy" filter that is made long enough to have the most negative *dot product* with filter
+    ``index`` although another filter has the most negative *cosine*: an exercise on this kernel
+    tells a normalised comparison from a raw one.
+    """
+    k = np.array(kernel, dtype=np.float64)
+    if k.ndim != 4 or k.shape[-1] < 3:
+        raise ValueError(f"rescaled_filters needs a conv kernel (kh, kw, in, out) with at least 3 filters, got shape {k.shape}")
+    rows = _filters_as_rows(k)
+    n = len(rows)
+    if not 0 <= index < n:
+        raise ValueError(f"index must be in [0, {n}), got {index}")
+    cos = cosine_matrix(k)[index].copy()
+    cos[index] = np.inf
+    order = np.argsort(cos)
+    decoys = [j for j in order[1:] if cos[j] < 0]
+    if not decoys:
+        raise ValueError("no second filter has a negative cosine with filter {index}; cannot build a decoy")
+    partner, decoy = int(order[0]), int(decoys[0])
+    factors = np.exp(np.random.default_rng(seed).uniform(np.log(0.3), np.log(3.0), n))
+    norms = np.linalg.norm(rows, axis=1)
+    reach = factors * norms * np.abs(np.where(np.isfinite(cos), cos, 0.0))  # |dot| / |filter index| per filter
+    others = [j for j in range(n) if j not in (index, decoy)]
+    factors[decoy] = 2.0 * max(reach[others]) / (norms[decoy] * abs(cos[decoy]))
+    assert partner != decoy
+    return (k * factors).astype(np.asarray(kernel).dtype)
+
+
 # --------------------------------------------------------------------------- hyper-features
 def _resize_to(x, size: int, name: str):
     """Max-pool (finer map) or bilinear-upsample (coarser map) a square feature map to ``size``."""

@@ -41,14 +41,24 @@ INT32_MIN, INT32_MAX = -(2 ** 31), 2 ** 31 - 1
 # --------------------------------------------------------------------------------------------------
 # Scale and zero point
 # --------------------------------------------------------------------------------------------------
+def _real_array(name: str, x) -> np.ndarray:
+    """``x`` as a float64 array, or a TypeError naming ``name`` when it is not numeric."""
+    if isinstance(x, (str, bytes, dict)):
+        raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}")
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of numbers (rectangular, numeric): {exc}") from None
+
+
 def qrange(bits: int = 8, narrow_range: bool = False) -> tuple[int, int]:
     """Smallest and largest signed integer with ``bits`` bits: (-128, 127) for 8 bits.
 
     ``narrow_range`` drops the most negative value, (-127, 127), so that the range is symmetric
     around 0; LiteRT stores symmetric int8 weights this way.
     """
-    if not isinstance(bits, (int, np.integer)) or not 2 <= bits <= 16:
-        raise ValueError(f"bits must be an integer between 2 and 16, got {bits!r}")
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 2 <= bits <= 32:
+        raise ValueError(f"bits must be an integer between 2 and 32, got {bits!r}")
     qmin, qmax = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
     return (qmin + 1 if narrow_range else qmin), qmax
 
@@ -95,8 +105,16 @@ def qparams_from_range(rmin, rmax, bits: int = 8, symmetric: bool = False, narro
     Symmetric: z = 0 and s = max(|rmin|, |rmax|) / q_max (narrow range by default, as LiteRT's weights).
     ``rmin``/``rmax`` may be arrays (one entry per channel; give ``axis``).
     """
-    rmin = np.minimum(np.asarray(rmin, dtype=np.float64), 0.0)
-    rmax = np.maximum(np.asarray(rmax, dtype=np.float64), 0.0)
+    for label, v in (("rmin", rmin), ("rmax", rmax)):
+        if isinstance(v, (str, bytes, bool, np.bool_)):
+            raise TypeError(f"{label} must be a number (or per-channel array), got {type(v).__name__} {v!r}")
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 2 <= bits <= 32:
+        raise ValueError(f"bits must be a whole number from 2 to 32, got {bits!r}")
+    raw_min, raw_max = np.asarray(rmin, dtype=np.float64), np.asarray(rmax, dtype=np.float64)
+    if raw_min.shape == raw_max.shape and np.any(raw_min > raw_max):
+        raise ValueError(f"rmin must not exceed rmax, got rmin={rmin}, rmax={rmax} (swapped?)")
+    rmin = np.minimum(raw_min, 0.0)
+    rmax = np.maximum(raw_max, 0.0)
     if rmin.shape != rmax.shape:
         raise ValueError(f"rmin and rmax must have the same shape, got {rmin.shape} and {rmax.shape}")
     if not (np.all(np.isfinite(rmin)) and np.all(np.isfinite(rmax))):
@@ -127,7 +145,7 @@ def choose_qparams(x: np.ndarray, bits: int = 8, symmetric: bool = False, axis: 
     dimension ``k`` (per-channel), e.g. ``axis=-1`` for the output channels of a Keras Conv2D kernel
     (kh, kw, c_in, c_out).
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = _real_array("x", x)
     if x.size == 0:
         raise ValueError("cannot choose quantization parameters for an empty tensor")
     if axis is None:
@@ -141,7 +159,11 @@ def choose_qparams(x: np.ndarray, bits: int = 8, symmetric: bool = False, axis: 
 
 def quantize(x: np.ndarray, qp: QParams) -> np.ndarray:
     """Real values -> integer codes: clamp(round(x / s) + z, q_min, q_max) (round half away from zero)."""
-    x = np.asarray(x, dtype=np.float64)
+    if not isinstance(qp, QParams):
+        raise TypeError(f"qp must be QParams (from qparams_from_range or choose_qparams), got {type(qp).__name__}")
+    x = _real_array("x", x)
+    if np.isnan(x).any():
+        raise ValueError(f"x has {int(np.isnan(x).sum())} NaN value(s): a NaN has no integer code")
     if qp.axis is not None and (qp.axis >= x.ndim or x.shape[qp.axis] != qp.scale.size):
         raise ValueError(f"per-channel parameters with {qp.scale.size} channels on axis {qp.axis} do not fit "
                          f"a tensor of shape {x.shape}")
@@ -152,7 +174,11 @@ def quantize(x: np.ndarray, qp: QParams) -> np.ndarray:
 
 def dequantize(q: np.ndarray, qp: QParams) -> np.ndarray:
     """Integer codes -> real values: s · (q − z), as float32."""
+    if not isinstance(qp, QParams):
+        raise TypeError(f"qp must be QParams (from qparams_from_range or choose_qparams), got {type(qp).__name__}")
     q = np.asarray(q)
+    if q.dtype.kind not in "iu":
+        raise TypeError(f"q must hold integer codes, got dtype {q.dtype}")
     scale, zero = qp.broadcast(q.ndim)
     return ((q.astype(np.float64) - zero) * scale).astype(np.float32)
 
@@ -492,6 +518,9 @@ def reference_interpreter(model_bytes: bytes):
 
     if not isinstance(model_bytes, (bytes, bytearray)):
         raise TypeError(f"model_bytes must be flatbuffer bytes, not {type(model_bytes).__name__}")
+    if len(model_bytes) < 8 or bytes(model_bytes[4:8]) != b"TFL3":
+        raise ValueError(f"model_bytes ({len(model_bytes)} bytes) is not a LiteRT flatbuffer (no 'TFL3' "
+                         "identifier): pass the bytes returned by tflite.convert()")
     if RUNTIME == "ai_edge_litert":
         from ai_edge_litert.interpreter import OpResolverType
     else:  # pragma: no cover
@@ -514,15 +543,29 @@ def read_int8_graph(model_bytes: bytes) -> list[dict]:
     ``weights`` in Keras layout ((kh, kw, C_in, C_out) or (C_in, C_out)), their per-channel
     ``weight_qp`` (axis = last), and the int32 ``bias`` (or None). Strides, padding and the fused
     activation are not listed here: take them from the Keras model you converted.
+
+    Operators that only compute shapes (the int32 SHAPE / STRIDED_SLICE / PACK that a Flatten or
+    Reshape with a dynamic batch adds) carry no quantized data and are left out; an operator's
+    ``input`` is its first quantized input (the data, not a shape tensor).
     """
     interp = reference_interpreter(model_bytes)
     details = {d["index"]: d for d in interp.get_tensor_details()}
+
+    def quantized(i: int) -> bool:
+        return len(details[i].get("quantization_parameters", {}).get("scales", [])) > 0
+
     graph = []
     for op in interp._get_ops_details():  # noqa: SLF001 (the interpreter's public op listing)
         ins = [int(i) for i in op["inputs"] if i >= 0]
         out = int(op["outputs"][0])
-        entry = {"op": op["op_name"], "name": details[out]["name"], "input": ins[0], "output": out,
-                 "input_qp": tensor_qparams(details[ins[0]]), "output_qp": tensor_qparams(details[out])}
+        if not quantized(out):
+            if np.dtype(details[out]["dtype"]).kind == "f":
+                raise ValueError(f"operator {op['op_name']} ('{details[out]['name']}') computes in float: this is "
+                                 "not a fully int8 model (convert with mode='int8' without float fallback)")
+            continue  # shape arithmetic (int32), no activations
+        data = next((i for i in ins if quantized(i)), ins[0])
+        entry = {"op": op["op_name"], "name": details[out]["name"], "input": data, "output": out,
+                 "input_qp": tensor_qparams(details[data]), "output_qp": tensor_qparams(details[out])}
         if op["op_name"] in ("CONV_2D", "FULLY_CONNECTED"):
             w = interp.get_tensor(ins[1])
             wqp = tensor_qparams(details[ins[1]])

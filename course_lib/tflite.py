@@ -58,6 +58,22 @@ class ConversionError(ValueError):
     """A model could not be converted as asked; the message says why."""
 
 
+def _check_model_bytes(model_bytes) -> None:
+    if not isinstance(model_bytes, (bytes, bytearray)):
+        raise TypeError(f"model_bytes must be the flatbuffer bytes returned by convert(), not {type(model_bytes).__name__}")
+    if len(model_bytes) < 8 or bytes(model_bytes[4:8]) != b"TFL3":
+        raise ValueError(f"model_bytes ({len(model_bytes)} bytes) is not a LiteRT flatbuffer (it lacks the 'TFL3' "
+                         "identifier): pass the bytes returned by convert()")
+
+
+def _check_positive_int(name: str, value) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a whole number >= 1, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return int(value)
+
+
 def make_interpreter(model_bytes: bytes, num_threads: int = 1, xnnpack: bool = True):
     """A LiteRT interpreter for a flatbuffer, tensors allocated, using ``num_threads`` threads.
 
@@ -65,8 +81,8 @@ def make_interpreter(model_bytes: bytes, num_threads: int = 1, xnnpack: bool = T
     ``xnnpack=False`` runs LiteRT's own built-in kernels only (useful to see what XNNPACK buys, and
     to list the operators exactly as stored in the file).
     """
-    if not isinstance(model_bytes, (bytes, bytearray)):
-        raise TypeError(f"model_bytes must be the flatbuffer bytes returned by convert(), not {type(model_bytes).__name__}")
+    _check_model_bytes(model_bytes)
+    num_threads = _check_positive_int("num_threads", num_threads)
     kwargs = {} if xnnpack else {"experimental_op_resolver_type": _OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
     with quiet_native_stderr():  # "Created TensorFlow Lite XNNPACK delegate for CPU."
         interp = _Interpreter(model_content=bytes(model_bytes), num_threads=int(num_threads), **kwargs)
@@ -83,10 +99,15 @@ def convert(model, mode: str = "float32", representative_data: np.ndarray | Iter
     result in which an operator still computes in float raises :class:`ConversionError` naming it,
     unless you pass ``allow_float_fallback=True`` (then inspect it with :func:`summary`).
     """
+    import keras
     import tensorflow as tf
 
-    if mode not in MODES:
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a Keras model, got {type(model).__name__}")
+    if not isinstance(mode, str) or mode not in MODES:
         raise ConversionError(f"mode must be one of {MODES}, not {mode!r}")
+    num_calibration = _check_positive_int("num_calibration", num_calibration)
+    _check_finite_weights(model)
     samples = None
     if mode == "int8":
         if representative_data is None:
@@ -94,11 +115,8 @@ def convert(model, mode: str = "float32", representative_data: np.ndarray | Iter
                 "int8 conversion needs representative_data: pass a few hundred typical inputs, e.g. "
                 "convert(model, 'int8', representative_data=x_train[:200]). Without them the converter "
                 "cannot choose the activations' scales and zero points.")
-        samples = np.asarray(representative_data, dtype=np.float32)[:num_calibration]
-        expected = tuple(model.inputs[0].shape[1:])
-        if samples.shape[1:] != expected:
-            raise ConversionError(f"representative_data has samples of shape {samples.shape[1:]}, but model "
-                                  f"'{model.name}' takes {expected}")
+        samples = _calibration_samples(representative_data, tuple(model.inputs[0].shape[1:]), num_calibration,
+                                       model.name)
     converter = _converter_for(model)
     if mode in ("dynamic", "float16", "int8"):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -124,6 +142,62 @@ def convert(model, mode: str = "float32", representative_data: np.ndarray | Iter
     if mode == "int8" and not allow_float_fallback:
         check_integer_only(flatbuffer, name=model.name)
     return flatbuffer
+
+
+def _check_finite_weights(model) -> None:
+    """NaN or inf in a weight would make every scale meaningless: name the layer instead of converting."""
+    for layer in model.layers:
+        for weight in layer.weights:
+            w = np.asarray(weight)
+            if w.dtype.kind == "f" and not np.all(np.isfinite(w)):
+                raise ConversionError(f"layer '{layer.name}' of '{model.name}' has {int((~np.isfinite(w)).sum())} "
+                                      f"NaN/inf value(s) in its weight '{weight.name}' (training diverged?): "
+                                      "fix the weights before converting")
+
+
+def _calibration_samples(data, expected: tuple, limit: int, model_name: str) -> np.ndarray:
+    """Up to ``limit`` float32 samples of shape ``expected`` from an array, a list, a generator or a
+    ``tf.data.Dataset`` (items may be single samples, batches, or ``(x, y)`` pairs)."""
+    import tensorflow as tf
+
+    if isinstance(data, (str, bytes, dict)) or not (isinstance(data, (np.ndarray, tf.data.Dataset))
+                                                     or hasattr(data, "__iter__")):
+        raise ConversionError(f"representative_data must be an array of inputs, a list, a generator or a "
+                              f"tf.data.Dataset, got {type(data).__name__}")
+    if isinstance(data, tf.data.Dataset):
+        data = data.as_numpy_iterator()
+    if isinstance(data, np.ndarray):
+        items = [data]
+    else:
+        items = data
+    taken, count = [], 0
+    for item in items:
+        if isinstance(item, (tuple, list)) and len(item) and not np.isscalar(item[0]) and \
+                np.ndim(item[0]) >= len(expected):
+            item = item[0]  # (x, y) pairs or [x] lists: the input is the first element
+        try:
+            arr = np.asarray(item, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise ConversionError(f"representative_data holds an item that is not numeric ({exc})") from None
+        if arr.shape == expected:
+            arr = arr[None]
+        if arr.shape[1:] != expected:
+            raise ConversionError(f"representative_data has samples of shape {arr.shape[1:]}, but model "
+                                  f"'{model_name}' takes {expected}")
+        taken.append(arr[: limit - count])
+        count += len(taken[-1])
+        if count >= limit:
+            break
+    if not count:
+        raise ConversionError("representative_data is empty: int8 conversion needs typical inputs (a few hundred "
+                              "training images) to choose the activations' scales")
+    samples = np.concatenate(taken)
+    bad = ~np.isfinite(samples)
+    if bad.any():
+        rows = np.flatnonzero(bad.reshape(len(samples), -1).any(axis=1))
+        raise ConversionError(f"representative_data has NaN/inf values in {len(rows)} sample(s) (first: sample "
+                              f"{int(rows[0])}): clean the inputs; calibration needs finite values")
+    return samples
 
 
 #: One SavedModel export per live Keras model (and per state of its weights), reused by every mode.
@@ -225,12 +299,26 @@ def run(model_bytes: bytes, x: np.ndarray, num_threads: int = 1, batch_size: int
     Integer inputs are quantized and integer outputs dequantized with the scale and zero point the
     model stores, so float and int8 models can be compared directly. Batches of ``batch_size``.
     """
+    batch_size = _check_positive_int("batch_size", batch_size)
     interp = make_interpreter(model_bytes, num_threads)
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     expected = tuple(int(d) for d in inp["shape"][1:])
-    x = np.asarray(x, np.float32)
+    if isinstance(x, (str, bytes, dict)):
+        raise TypeError(f"x must be an array of inputs (N, ...), got {type(x).__name__}")
+    try:
+        x = np.asarray(x, np.float32)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"x must be a numeric array of inputs (N, ...): {exc}") from None
+    if x.shape == expected:
+        raise ValueError(f"x has the shape of one sample {x.shape}; run() takes a batch (N, ...): use x[None]")
     if x.shape[1:] != expected:
         raise ValueError(f"input has samples of shape {x.shape[1:]}, the model takes {expected}")
+    if len(x) == 0:
+        raise ValueError("x is empty (0 samples): give at least one input")
+    bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+    if bad.any():
+        raise ValueError(f"x has NaN/inf values in {int(bad.sum())} sample(s) (first: sample {int(np.flatnonzero(bad)[0])}); "
+                         "an int8 model would silently turn them into ordinary codes")
     if inp["shape"][0] != batch_size:
         interp.resize_tensor_input(inp["index"], [batch_size, *expected])
         interp.allocate_tensors()
@@ -243,7 +331,10 @@ def run(model_bytes: bytes, x: np.ndarray, num_threads: int = 1, batch_size: int
             chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch_size - n, 0)])
         interp.set_tensor(inp["index"], quantize_input(chunk, inp))
         interp.invoke()
-        results.append(dequantize_output(interp.get_tensor(out["index"]), out)[:n])
+        y = interp.get_tensor(out["index"])
+        if y.shape[0] != batch_size:
+            raise RuntimeError(f"the interpreter returned {y.shape[0]} rows for a batch of {batch_size}")
+        results.append(dequantize_output(y, out)[:n])
     return np.concatenate(results)
 
 
@@ -278,6 +369,8 @@ def dequantize_output(y: np.ndarray, detail: dict) -> np.ndarray:
 
 def accuracy(model_bytes: bytes, x: np.ndarray, y: np.ndarray, num_threads: int = 2, batch_size: int = 32) -> float:
     """Top-1 accuracy of a flatbuffer classifier on ``(x, y)``."""
+    if len(np.asarray(y)) != len(np.asarray(x)):
+        raise ValueError(f"x has {len(np.asarray(x))} samples but y has {len(np.asarray(y))} labels")
     scores = run(model_bytes, x, num_threads=num_threads, batch_size=batch_size)
     return float(np.mean(scores.argmax(-1) == np.asarray(y)))
 
@@ -304,7 +397,7 @@ def evaluate(model_bytes: bytes, x: np.ndarray, y: np.ndarray, reference: np.nda
     you also get ``agreement`` (fraction of inputs with the same top-1 class) and the largest
     absolute difference of the scores: how much the conversion changed the model, not only its accuracy.
     """
-    y = np.asarray(y)
+    y, x = np.asarray(y), np.asarray(x)
     if len(x) != len(y):
         raise ValueError(f"x has {len(x)} samples but y has {len(y)} labels")
     if len(x) == 0:

@@ -22,9 +22,9 @@ def test_measure_uses_all_inputs_and_warms_up():
 
 
 def test_measure_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="at least one input"):
+    with pytest.raises(ValueError, match="non-empty list of input"):
         bench.measure(lambda x: x, [])
-    with pytest.raises(ValueError, match="repeats=2"):
+    with pytest.raises(ValueError, match="repeats must be at least 3, got 2"):
         bench.measure(lambda x: x, [np.ones(1)], repeats=2)
 
 

@@ -57,7 +57,7 @@ def test_check_function_catches_errors_and_wrong_values(capsys):
     cases = [((2, 3), 6), ((0, 5), 0)]
     assert checks.check_function("mul", lambda a, b: a * b, cases)
     assert not checks.check_function("mul", lambda a, b: a + b, cases)
-    assert "With (2, 3) expected 6, got 5" in capsys.readouterr().out
+    assert "Called with (2, 3): expected 6, got 5" in capsys.readouterr().out
     assert not checks.check_function("mul", lambda a, b: 1 / 0, cases)
     assert "ZeroDivisionError" in capsys.readouterr().out
 
