@@ -448,7 +448,7 @@ def pck_exercise_data() -> tuple[np.ndarray, np.ndarray]:
     offsets = rng.choice([0.5, 1.0, 5.0, 7.0, 9.0, 12.0], (2, 16))
     angle = rng.uniform(0, 2 * np.pi, (2, 16))
     pred = true[..., :2] + offsets[..., None] * np.stack([np.cos(angle), np.sin(angle)], -1)
-    pred[0, 5] += 30                                 # far off, but hidden: must not count
+    pred[0, 5] = true[0, 5, :2] + 0.5                # hidden and right: must not count either way
     return pred.astype(np.float32), true
 
 

@@ -60,7 +60,8 @@ class CReLU(keras.layers.Layer):
             self.shift = self.add_weight(name="shift", shape=(2 * channels,), initializer="zeros")
 
     def call(self, x):
-        y = ops.concatenate([x, ops.negative(x)], axis=-1)
+        # -x as x * (-1): LiteRT has an int8 MUL kernel but no int8 NEG, so this keeps an int8 model integer-only.
+        y = ops.concatenate([x, ops.multiply(x, -1.0)], axis=-1)
         if self.scale_shift:
             y = y * self.scale + self.shift
         return self.activation(y)

@@ -164,7 +164,8 @@ def test_each_option_changes_what_it_should():
     crelu = pose.stacked_hourglass(**base, crelu_stem=True)
     saved = (7 * 7 * 3 * 32 + 32 + 4 * 32) - (7 * 7 * 3 * 16 + 16 + 4 * 16 + 2 * 32)
     assert plain.count_params() - crelu.count_params() == saved
-    assert profile.count_macs(plain) - profile.count_macs(crelu) >= 32 * 32 * 7 * 7 * 3 * 16
+    # MACs: half the 7x7 conv's output channels (16 of 32 at 32x32), minus CReLU's scale/shift (one per output value).
+    assert profile.count_macs(plain) - profile.count_macs(crelu) == 32 * 32 * 7 * 7 * 3 * 16 - 32 * 32 * 32
     # Hyper-feature head: per stack a 1x1 conv from 3 * 64 concatenated channels + BN.
     hyper = pose.stacked_hourglass(**base, hyper_head=True)
     assert hyper.count_params() - plain.count_params() == 2 * (3 * 64 * 64 + 64 + 4 * 64)
@@ -226,3 +227,70 @@ def test_transfer_sliced_weights_names_a_mismatch():
         prune.transfer_sliced_weights(a, b, {})
     prune.transfer_sliced_weights(a, b, {"d": np.array([0, 1, 2, 3, 4, 7])})
     np.testing.assert_array_equal(b.get_layer("d").get_weights()[0], a.get_layer("d").get_weights()[0][:, [0, 1, 2, 3, 4, 7]])
+
+
+# --------------------------------------------------------------------------- notebook 09's exercise checkers
+from course_lib import checks  # noqa: E402
+
+
+def _decoder(swap=False, centre=0.5, towards_higher=True, shift=True):
+    def decode_one(m):
+        h, w = m.shape
+        r, c = np.unravel_index(np.argmax(m), m.shape)
+        val = lambda rr, cc: m[rr, cc] if 0 <= rr < h and 0 <= cc < w else -np.inf  # noqa: E731
+        sign = 1 if towards_higher else -1
+        dx = sign * 0.25 * np.sign(val(r, c + 1) - val(r, c - 1)) if shift else 0.0
+        dy = sign * 0.25 * np.sign(val(r + 1, c) - val(r - 1, c)) if shift else 0.0
+        x, y = (c + dx + centre) * 4, (r + dy + centre) * 4
+        return (y, x) if swap else (x, y)
+    return decode_one
+
+
+@pytest.mark.parametrize("wrong", [dict(swap=True), dict(centre=0.0), dict(towards_higher=False), dict(shift=False)])
+def test_decode_exercise_checker(wrong):
+    with checks.lenient():
+        assert pose.check_decode_one(_decoder())
+        assert not pose.check_decode_one(_decoder(**wrong))
+        assert not pose.check_decode_one(lambda m: None)
+
+
+def test_pck_exercise_checker():
+    pred, true = pose.pck_exercise_data()
+    vis = true[..., 2] > 0
+    dist = np.linalg.norm(pred - true[..., :2], axis=-1)
+    extent = true[..., :2].max(1) - true[..., :2].min(1)
+    right = ((dist <= 0.2 * extent.max(-1)[:, None]) & vis).sum() / vis.sum()
+    counts_hidden = (dist <= 0.2 * extent.max(-1)[:, None]).mean()
+    uses_height = ((dist <= 0.2 * extent[:, 1][:, None]) & vis).sum() / vis.sum()
+    all_in_denominator = ((dist <= 0.2 * extent.max(-1)[:, None]) & vis).sum() / vis.size
+    assert len({right, counts_hidden, uses_height, all_in_denominator}) == 4, "the data must separate the mistakes"
+    with checks.lenient():
+        assert pose.check_pck_answer(right)
+        for wrong in (counts_hidden, uses_height, all_in_denominator, "0.9", None):
+            assert not pose.check_pck_answer(wrong)
+
+
+def test_block_macs_exercise_values():
+    residual = 16 * 16 * (64 * 32 + 9 * 32 * 32 + 32 * 64)
+    inverted = 16 * 16 * (32 * 128 + 9 * 128 + 128 * 32)
+    assert pose.block_macs("residual", 16, 64) == residual
+    assert pose.block_macs("inverted", 16, 32, expansion=4) == inverted
+    with checks.lenient():
+        assert checks.check_int("residual", residual, pose.block_macs("residual", 16, 64))
+        assert not checks.check_int("residual", 16 * 16 * (64 * 32 + 32 * 32 + 32 * 64), pose.block_macs("residual", 16, 64))
+        assert not checks.check_int("residual", 16 * 16 * 9 * 64 * 64, pose.block_macs("residual", 16, 64))
+        assert not checks.check_int("inverted", 16 * 16 * (32 * 128 + 128 * 32), inverted)   # depthwise forgotten
+        assert not checks.check_int("inverted", 16 * 16 * (32 * 128 + 9 * 128 * 128 + 128 * 32), inverted)  # 3x3 as a full conv
+
+
+def test_compare_models_runs_each_flatbuffer():
+    from course_lib import tflite
+
+    config = dict(features=16, stem_widths=(16, 16), stacks=1, depth=2, input_shape=(32, 32, 3))
+    model = pose.inference_model(pose.stacked_hourglass(**config))
+    fb = tflite.convert(model, "float32")
+    image = np.random.default_rng(0).random((32, 32, 3)).astype(np.float32)
+    res = pose.compare_models({"a": fb}, image, repeats=3)
+    assert res["a"]["joints"].shape == (16, 2) and res["a"]["ms"] > 0
+    with pytest.raises(ValueError, match="image must have shape"):
+        pose.compare_models({"a": fb}, image[None])
