@@ -194,3 +194,15 @@ def test_autograde_reference_full_blank_zero_one_wrong_loses_one(course):
     lost = [cell for cell, score in wrong["cells"].items() if score < 1]
     checker_after_wrong = "89c452c1"  # the checker cell of WRONG_CELL
     assert lost == [checker_after_wrong]
+
+
+def test_common_wrong_answers_fail_their_checkers():
+    """The mistakes quoted in the instructor notes really fail (a checker that passed one would be a bug)."""
+    sys.path.insert(0, str(ROOT / "instructor"))
+    import wrong_answers
+
+    rows = wrong_answers.run()
+    assert len(rows) >= 20
+    passed = [what for _, what, _, ok in rows if ok]
+    assert not passed, f"checkers accepted these mistakes: {passed}"
+    assert all(message.startswith("❌") and "Hint:" in message for *_, message, _ in rows)
