@@ -16,6 +16,7 @@ nbgrader start-up per notebook.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -50,6 +51,24 @@ def _run(result: dict, what: str) -> None:
         raise RuntimeError(f"nbgrader {what} failed:\n{result.get('log', '')}\n{result.get('error', '')}")
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _copy_source(notebook: Path, target: Path, stamps: Path) -> None:
+    """Copy ``notebook`` to nbgrader's source folder, refusing to overwrite a copy someone edited there."""
+    stamps.mkdir(exist_ok=True)
+    stamp = stamps / f"{target.name}.sha256"  # hash of what this tool last copied (outside source/: nbgrader
+    #                                            would release any extra file of an assignment folder)
+    if target.exists() and _sha256(target) != _sha256(notebook):
+        if not stamp.exists() or stamp.read_text().strip() != _sha256(target):
+            raise FileExistsError(f"{target} was edited after `make student` copied it there, so it is not "
+                                  f"overwritten. Edit notebooks/{notebook.name} instead: move or delete {target} "
+                                  "(keeping your changes elsewhere) and run make student again.")
+    shutil.copy2(notebook, target)
+    stamp.write_text(_sha256(target) + "\n")
+
+
 def generate(paths: list[Path], course_dir: Path = COURSE_DIR) -> list[Path]:
     """Generate the student copy of each notebook in ``paths``; return the paths of the copies."""
     wrong = [line for path in paths for line in nbgrader_tag.problems(path)]
@@ -63,7 +82,7 @@ def generate(paths: list[Path], course_dir: Path = COURSE_DIR) -> list[Path]:
         assignment = path.stem
         source = root / "source" / assignment
         source.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, source / path.name)
+        _copy_source(path, source / path.name, root / ".make_student")
         _run(grader.generate_assignment(assignment, force=True), f"generate_assignment {assignment}")
         copies.append(root / "release" / assignment / path.name)
     return copies
@@ -99,11 +118,15 @@ def main(argv: list[str] | None = None) -> int:
     if not paths:
         print("no notebooks matched", file=sys.stderr)
         return 1
-    if args.command == "student":
-        for copy in generate(paths, args.course_dir):
-            print(f"student copy: {copy.relative_to(ROOT) if copy.is_relative_to(ROOT) else copy}")
-        return 0
-    rows = autograde([p.stem for p in paths], args.course_dir)
+    try:
+        if args.command == "student":
+            for copy in generate(paths, args.course_dir):
+                print(f"student copy: {copy.relative_to(ROOT) if copy.is_relative_to(ROOT) else copy}")
+            return 0
+        rows = autograde([p.stem for p in paths], args.course_dir)
+    except (OSError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     if not rows:
         print(f"no submissions in {args.course_dir}/submitted/<student>/<assignment>/ (nbgrader collect puts them there)")
     for row in rows:
