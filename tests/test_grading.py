@@ -206,3 +206,20 @@ def test_common_wrong_answers_fail_their_checkers():
     passed = [what for _, what, _, ok in rows if ok]
     assert not passed, f"checkers accepted these mistakes: {passed}"
     assert all(message.startswith("❌") and "Hint:" in message for *_, message, _ in rows)
+
+
+def test_make_student_never_overwrites_an_edited_source_copy(tmp_path):
+    import classroom
+
+    notebook, target, stamps = tmp_path / "nb.ipynb", tmp_path / "source" / "nb.ipynb", tmp_path / ".make_student"
+    target.parent.mkdir()
+    notebook.write_text("v1")
+    classroom._copy_source(notebook, target, stamps)
+    notebook.write_text("v2")  # the course notebook changed: the untouched copy is refreshed
+    classroom._copy_source(notebook, target, stamps)
+    assert target.read_text() == "v2"
+    target.write_text("edited by the instructor")
+    notebook.write_text("v3")
+    with pytest.raises(FileExistsError, match="was edited after"):
+        classroom._copy_source(notebook, target, stamps)
+    assert target.read_text() == "edited by the instructor"
