@@ -10,13 +10,15 @@ PORT ?= 8888
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NO_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 
-.PHONY: install lab test unit nbval timings execute clean-venv help
+.PHONY: install lab test unit nbval timings execute student autograde clean-venv help
 
 help:
 	@echo "make lab      install into .venv (first time) and open JupyterLab on notebooks/"
 	@echo "make test     install if needed, run the unit tests and nbval over every notebook (fast mode)"
 	@echo "make timings  time every notebook in fast and full mode (copies; your notebooks are not touched)"
 	@echo "make execute  maintainers: re-run every notebook in full mode and save its outputs"
+	@echo "make student  instructors: student copies (solutions removed) in grading/release/ with nbgrader"
+	@echo "make autograde  instructors: grade the submissions collected in grading/submitted/ (strict checks)"
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "The course needs Python 3.11; found " + sys.version.split()[0] + ". Install python3.11 or run: make PYTHON=/path/to/python3.11 ...")'
@@ -42,7 +44,7 @@ test: install
 	rm -rf $$results; exit $$status
 
 unit: install
-	COURSE_FAST=1 $(PY) -m pytest tests -q
+	COURSE_FAST=1 $(PY) -m pytest tests -q -m "not slow"
 
 timings: install
 	$(PY) tests/time_notebooks.py
@@ -50,6 +52,14 @@ timings: install
 execute: install
 	@git diff --quiet -- notebooks || { echo "notebooks/ has uncommitted changes; commit or stash them first (make execute overwrites outputs)."; exit 1; }
 	$(PY) tests/time_notebooks.py --execute-in-place
+
+# Instructors (README, "Teaching with it"): nbgrader course directory grading/, one assignment per notebook.
+student: install
+	$(PY) tools/nbgrader_tag.py --check
+	$(PY) tools/classroom.py student
+
+autograde: install
+	$(PY) tools/classroom.py autograde
 
 clean-venv:
 	rm -rf $(VENV)

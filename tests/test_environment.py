@@ -33,10 +33,12 @@ def test_constraints_satisfy_pyproject_ranges():
     pins = _pins()
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = list(project["dependencies"])
-    for extra in ("lab", "test"):
+    for extra in ("lab", "test", "dev"):
         reqs += project["optional-dependencies"][extra]
     for text in reqs:
         req = Requirement(text)
+        if req.name == project["name"]:  # dev = course_lib[lab,test] + ...
+            continue
         name = req.name.lower().replace("_", "-")
         assert name in pins, f"{name} is required but not pinned in constraints.txt"
         assert req.specifier.contains(pins[name], prereleases=True), f"{name}=={pins[name]} violates {req.specifier}"
@@ -63,6 +65,10 @@ def test_every_notebook_has_nbgrader_markers_balanced():
         begins = sum(c.source.count("### BEGIN SOLUTION") for c in nb.cells if c.cell_type == "code")
         ends = sum(c.source.count("### END SOLUTION") for c in nb.cells if c.cell_type == "code")
         assert begins == ends, f"{path.name}: {begins} BEGIN vs {ends} END markers"
+        for index, cell in enumerate(nb.cells):  # nbgrader treats these words as markers in any cell, text included
+            if cell.cell_type != "code":
+                assert "BEGIN SOLUTION" not in cell.source and "END SOLUTION" not in cell.source, \
+                    f"{path.name} cell {index}: a {cell.cell_type} cell mentions a solution marker (nbgrader cannot process it)"
         if not path.name.startswith("00_"):
             assert begins >= 3, f"{path.name} has {begins} exercises; COURSE.md asks for at least 3"
 
