@@ -17,9 +17,12 @@ import pandas as pd
 
 from . import config
 
-COLUMNS = ["notebook", "model", "technique", "params", "macs", "bytes", "accuracy", "latency_ms",
+COLUMNS = ["notebook", "model", "technique", "params", "macs", "bytes", "bytes_kind", "accuracy", "latency_ms",
            "latency_iqr_ms", "threads", "runtime", "mode", "cpu", "recorded_at", "notes"]
 KEY = ["notebook", "model", "technique", "mode"]
+#: What ``bytes`` can measure. Sizes of different kinds do not compare: a zipped file hides zeros,
+#: packed weights leave out the graph, a flatbuffer holds both.
+BYTES_KINDS = ("flatbuffer", "gzip", "packed weights", "keras file", "float32 weights")
 INT_COLUMNS = ["params", "macs", "bytes", "threads"]
 
 
@@ -49,19 +52,26 @@ def read() -> pd.DataFrame:
 
 
 def record(notebook: str, model: str, technique: str, *, params: int | None = None, macs: int | None = None,
-           bytes: int | None = None, accuracy: float | None = None, latency_ms: float | None = None,
+           bytes: int | None = None, bytes_kind: str = "", accuracy: float | None = None, latency_ms: float | None = None,
            latency_iqr_ms: float | None = None, threads: int | None = None, runtime: str = "",
            cpu: str = "", notes: str = "") -> pd.Series:
-    """Add (or update) one measured model. Accuracy is a fraction in [0, 1]; bytes on disk."""
+    """Add (or update) one measured model. Accuracy is a fraction in [0, 1].
+
+    ``bytes_kind`` says what ``bytes`` measures (one of :data:`BYTES_KINDS`: a LiteRT "flatbuffer",
+    a "gzip"-compressed file, bit-"packed weights", ...); ``runtime`` says what timed the latency
+    ("litert", "keras", "numpy", ...).
+    """
     if not notebook or not model or not technique:
         raise ValueError("record needs a notebook, a model and a technique name")
     if accuracy is not None and not (0.0 <= accuracy <= 1.0 or math.isnan(accuracy)):
         raise ValueError(f"accuracy must be a fraction in [0, 1], got {accuracy} for model '{model}'")
+    if bytes_kind and bytes_kind not in BYTES_KINDS:
+        raise ValueError(f"bytes_kind must be one of {BYTES_KINDS}, got {bytes_kind!r} for model '{model}'")
     for field, value in (("params", params), ("macs", macs), ("bytes", bytes), ("latency_ms", latency_ms)):
         if value is not None and value < 0:
             raise ValueError(f"{field} must not be negative, got {value} for model '{model}'")
     row = {"notebook": notebook, "model": model, "technique": technique, "params": params, "macs": macs,
-           "bytes": bytes, "accuracy": accuracy, "latency_ms": latency_ms, "latency_iqr_ms": latency_iqr_ms,
+           "bytes": bytes, "bytes_kind": bytes_kind, "accuracy": accuracy, "latency_ms": latency_ms, "latency_iqr_ms": latency_iqr_ms,
            "threads": threads, "runtime": runtime, "mode": config.mode_name(), "cpu": cpu,
            "recorded_at": _dt.datetime.now().isoformat(timespec="seconds"), "notes": notes}
     table = read()
