@@ -197,7 +197,7 @@ def machine_line() -> str:
 #: /proc/cpuinfo flags that decide how fast float32 and int8 kernels can be, with what each one gives.
 CPU_FEATURES: dict[str, str] = {
     "avx2": "256-bit SIMD",
-    "fma": "fused multiply-add (float32)",
+    "fma": "fused multiply-add, float32",
     "avx512f": "512-bit SIMD",
     "avx512_vnni": "int8 dot products, 512-bit (VNNI)",
     "avx_vnni": "int8 dot products, 256-bit (AVX-VNNI)",
@@ -241,6 +241,27 @@ def cpu_features_line(cpuinfo: str | None = None) -> str:
     found = ", ".join(f"{f} ({CPU_FEATURES[f]})" for f in info["found"]) or "none of the listed ones"
     x86 = [f for f in info["missing"] if f not in ("asimddp", "i8mm")]
     return f"CPU: {info['model']}; has {found}; lacks {', '.join(x86) or 'none'} (of the x86 flags the course checks)."
+
+
+def cache_sizes(root: str = "/sys/devices/system/cpu/cpu0/cache") -> dict[str, str]:
+    """The CPU's data caches as the OS reports them, e.g. ``{"L1d": "48K", "L2": "2048K"}`` (empty if unknown)."""
+    sizes: dict[str, str] = {}
+    try:
+        for index in sorted(os.listdir(root)):
+            folder = os.path.join(root, index)
+            if not index.startswith("index"):
+                continue
+            with open(os.path.join(folder, "level")) as f:
+                level = f.read().strip()
+            with open(os.path.join(folder, "type")) as f:
+                kind = f.read().strip()
+            with open(os.path.join(folder, "size")) as f:
+                size = f.read().strip()
+            if kind != "Instruction":
+                sizes[f"L{level}{'d' if kind == 'Data' else ''}"] = size
+    except OSError:
+        pass
+    return sizes
 
 
 # --- fixed cost of one call -------------------------------------------------------------------------

@@ -111,6 +111,8 @@ def test_cpu_features_from_cpuinfo_text():
     line = bench.cpu_features_line(text)
     assert "Test CPU" in line and "avx512_vnni" in line and "lacks" in line and "amx_int8" in line
     assert "unknown" in bench.cpu_features_line("")
+    assert bench.cache_sizes("/nonexistent") == {}
+    assert all(k.startswith("L") for k in bench.cache_sizes())
 
 
 def test_call_overhead_is_small_and_below_a_real_model():
