@@ -7,6 +7,13 @@ little. Host-CPU numbers are *this machine's*; never mix them with phone numbers
 - :func:`time_keras` times a Keras model (``mode="function"``: compiled with ``tf.function``, how you
   would serve it; ``"eager"``: a plain ``model(x)`` call; ``"predict"``: ``model.predict``).
 - :func:`time_interpreter` times a LiteRT / TFLite flatbuffer with a chosen number of threads.
+- :func:`interleaved` alternates configurations so background load hits them alike.
+- :func:`call_overhead` measures a runtime's fixed cost per call (a one-operator model); print it beside
+  latencies (:func:`overhead_table`), because for tiny models it can be a large share of them.
+- :func:`cpu_features_line` / :func:`cache_sizes` say what the CPU offers (SIMD, int8 dot products, caches).
+- :func:`verdict` / :func:`verdict_summary` turn two timings into a sentence that follows the numbers
+  (faster, slower, or no clear difference given the spread); :func:`crossover` finds where a speed-up
+  curve crosses 1. No conclusion about speed is written by hand: it holds on any CPU.
 """
 from __future__ import annotations
 
