@@ -7,6 +7,13 @@ little. Host-CPU numbers are *this machine's*; never mix them with phone numbers
 - :func:`time_keras` times a Keras model (``mode="function"``: compiled with ``tf.function``, how you
   would serve it; ``"eager"``: a plain ``model(x)`` call; ``"predict"``: ``model.predict``).
 - :func:`time_interpreter` times a LiteRT / TFLite flatbuffer with a chosen number of threads.
+- :func:`interleaved` alternates configurations so background load hits them alike.
+- :func:`call_overhead` measures a runtime's fixed cost per call (a one-operator model); print it beside
+  latencies (:func:`overhead_table`), because for tiny models it can be a large share of them.
+- :func:`cpu_features_line` / :func:`cache_sizes` say what the CPU offers (SIMD, int8 dot products, caches).
+- :func:`verdict` / :func:`verdict_summary` turn two timings into a sentence that follows the numbers
+  (faster, slower, or no clear difference given the spread); :func:`crossover` finds where a speed-up
+  curve crosses 1. No conclusion about speed is written by hand: it holds on any CPU.
 """
 from __future__ import annotations
 
@@ -226,3 +233,204 @@ def machine_line() -> str:
     """One line to print beside every timing table: CPU, cores, TF threads, mode."""
     return (f"Host CPU: {cpu_model()}; TensorFlow intra-op threads: {tf_threads()}; "
             f"course mode: {config.mode_name()}. Figures are for this machine, not a phone.")
+
+
+# --- what the CPU offers ------------------------------------------------------------------------
+
+#: /proc/cpuinfo flags that decide how fast float32 and int8 kernels can be, with what each one gives.
+CPU_FEATURES: dict[str, str] = {
+    "avx2": "256-bit SIMD",
+    "fma": "fused multiply-add, float32",
+    "avx512f": "512-bit SIMD",
+    "avx512_vnni": "int8 dot products, 512-bit (VNNI)",
+    "avx_vnni": "int8 dot products, 256-bit (AVX-VNNI)",
+    "amx_int8": "int8 matrix tiles (AMX)",
+    "amx_tile": "AMX tile registers",
+    "asimddp": "ARM int8 dot products (SDOT)",
+    "i8mm": "ARM int8 matrix multiply",
+}
+
+
+def cpu_features(cpuinfo: str | None = None) -> dict:
+    """The CPU model and which of :data:`CPU_FEATURES` it reports (from ``/proc/cpuinfo``, or the text given).
+
+    Returns ``{"model": str, "found": [flags], "missing": [flags], "known": bool}``; ``known`` is
+    False when no flag list could be read (not Linux), so "missing" then means "unknown".
+    """
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo") as f:
+                cpuinfo = f.read()
+        except OSError:
+            cpuinfo = ""
+    flags: set[str] = set()
+    model = platform.processor() or platform.machine()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key in ("flags", "features"):
+            flags.update(value.split())
+        elif key == "model name" and value.strip():
+            model = value.strip()
+    return {"model": model, "found": [f for f in CPU_FEATURES if f in flags],
+            "missing": [f for f in CPU_FEATURES if f not in flags], "known": bool(flags)}
+
+
+def cpu_features_line(cpuinfo: str | None = None) -> str:
+    """One line for beside a timing table: the CPU and the SIMD / int8 features it has (and lacks)."""
+    info = cpu_features(cpuinfo)
+    if not info["known"]:
+        return f"CPU: {info['model']}; instruction-set flags unknown (no /proc/cpuinfo on this system)."
+    found = ", ".join(f"{f} ({CPU_FEATURES[f]})" for f in info["found"]) or "none of the listed ones"
+    x86 = [f for f in info["missing"] if f not in ("asimddp", "i8mm")]
+    return f"CPU: {info['model']}; has {found}; lacks {', '.join(x86) or 'none'} (of the x86 flags the course checks)."
+
+
+def cache_sizes(root: str = "/sys/devices/system/cpu/cpu0/cache") -> dict[str, str]:
+    """The CPU's data caches as the OS reports them, e.g. ``{"L1d": "48K", "L2": "2048K"}`` (empty if unknown)."""
+    sizes: dict[str, str] = {}
+    try:
+        for index in sorted(os.listdir(root)):
+            folder = os.path.join(root, index)
+            if not index.startswith("index"):
+                continue
+            with open(os.path.join(folder, "level")) as f:
+                level = f.read().strip()
+            with open(os.path.join(folder, "type")) as f:
+                kind = f.read().strip()
+            with open(os.path.join(folder, "size")) as f:
+                size = f.read().strip()
+            if kind != "Instruction":
+                sizes[f"L{level}{'d' if kind == 'Data' else ''}"] = size
+    except OSError:
+        pass
+    return sizes
+
+
+# --- fixed cost of one call -------------------------------------------------------------------------
+
+_TRIVIAL: dict = {}
+
+
+def _trivial_model():
+    """A one-operator model (4 numbers in, ReLU, 4 out): timing it measures a runtime's cost per call."""
+    if "keras" not in _TRIVIAL:
+        import keras
+
+        inputs = keras.Input((4,), name="x")
+        _TRIVIAL["keras"] = keras.Model(inputs, keras.layers.ReLU(name="relu")(inputs), name="one_op")
+    return _TRIVIAL["keras"]
+
+
+def call_overhead(runtime: str = "litert", num_threads: int = 1, repeats: int | None = None,
+                  xnnpack: bool = True) -> Timing:
+    """Latency of a one-operator model: the fixed price of one call, paid whatever the model computes.
+
+    ``runtime="litert"`` times ``set_tensor`` + ``invoke()`` + ``get_tensor`` as
+    :func:`time_interpreter` does; ``"keras"`` times a ``tf.function`` call as :func:`time_keras`
+    (``mode="function"``). Subtract it from a model's latency to see the part that shrinks when the
+    model computes less (or in int8).
+    """
+    repeats = repeats or config.pick(full=200, fast=50)
+    if runtime == "litert":
+        if "litert" not in _TRIVIAL:
+            from .tflite import convert
+
+            _TRIVIAL["litert"] = convert(_trivial_model(), "float32")
+        return time_interpreter(_TRIVIAL["litert"], num_threads=num_threads, repeats=repeats, xnnpack=xnnpack,
+                                label=f"one-op model, LiteRT ({num_threads} thread(s))")
+    if runtime == "keras":
+        return time_keras(_trivial_model(), repeats=repeats, label="one-op model, Keras (tf.function)")
+    raise ValueError(f"runtime must be 'litert' or 'keras', not {runtime!r}")
+
+
+def overhead_table(timings: Sequence[Timing], overhead: Timing) -> pd.DataFrame:
+    """Each timing beside the per-call overhead: median, overhead, what is left for the model's work, share."""
+    rows = []
+    for t in timings:
+        work = max(t.median_ms - overhead.median_ms, 0.0)
+        rows.append({"what": t.label, "median ms": t.median_ms, "IQR ms": t.iqr_ms,
+                     "per-call overhead ms": overhead.median_ms, "median - overhead ms": work,
+                     "overhead share (%)": 100 * min(overhead.median_ms / t.median_ms, 1.0), "threads": t.threads})
+    return pd.DataFrame(rows)
+
+
+# --- turning measured speed-ups into words ------------------------------------------------------
+
+@dataclass
+class Verdict:
+    """How ``new`` compared with ``base``: ``outcome`` is "faster", "slower" or "no clear difference"."""
+
+    new: str
+    base: str
+    ratio: float  # base median / new median: above 1 means new is faster
+    outcome: str
+    new_ms: float
+    base_ms: float
+
+    def __str__(self) -> str:
+        numbers = f"median {self.new_ms:.4g} ms vs {self.base_ms:.4g} ms"
+        if self.outcome == "faster":
+            return f"{self.new} was {self.ratio:.2f}x faster than {self.base} ({numbers})"
+        if self.outcome == "slower":
+            return f"{self.new} was {1 / self.ratio:.2f}x slower than {self.base} ({numbers})"
+        return (f"{self.new} and {self.base} showed no clear difference ({numbers}, ratio {self.ratio:.2f}x, "
+                f"within the spread of the runs)")
+
+
+def verdict(base: Timing, new: Timing, base_name: str = "float32", new_name: str = "int8",
+            min_effect: float = 0.05) -> Verdict:
+    """Compare two timings and say which was faster, or that the spread does not allow a call.
+
+    A difference counts only if the interquartile ranges do not overlap *and* the medians differ by
+    more than ``min_effect`` (5%). Otherwise the verdict is "no clear difference". The text is built
+    from the numbers, so it stays true whichever way a re-run on another CPU turns out.
+    """
+    if base.median_ms <= 0 or new.median_ms <= 0:
+        raise ValueError(f"medians must be positive, got {base.median_ms} ({base_name}) and {new.median_ms} ({new_name})")
+    ratio = base.median_ms / new.median_ms
+    if new.q3_ms < base.q1_ms and ratio > 1 + min_effect:
+        outcome = "faster"
+    elif new.q1_ms > base.q3_ms and ratio < 1 / (1 + min_effect):
+        outcome = "slower"
+    else:
+        outcome = "no clear difference"
+    return Verdict(new=new_name, base=base_name, ratio=ratio, outcome=outcome, new_ms=new.median_ms,
+                   base_ms=base.median_ms)
+
+
+def verdict_summary(verdicts: dict) -> str:
+    """Count outcomes over several settings, e.g. ``{"mobilenet, 1 thread": Verdict, ...}``, as one sentence."""
+    if not verdicts:
+        raise ValueError("verdict_summary needs at least one verdict")
+    first = next(iter(verdicts.values()))
+    groups = {o: [k for k, v in verdicts.items() if v.outcome == o] for o in ("faster", "slower", "no clear difference")}
+    parts = [f"{first.new} was faster than {first.base} in {len(groups['faster'])}",
+             f"slower in {len(groups['slower'])}",
+             f"not clearly different in {len(groups['no clear difference'])} of {len(verdicts)} settings"]
+    details = "; ".join(f"{o}: {', '.join(map(str, keys))}" for o, keys in groups.items() if keys)
+    return ", ".join(parts) + f" ({details})."
+
+
+def crossover(macs: Sequence[float], speedups: Sequence[float]) -> dict:
+    """Where int8 starts to win: the MAC count above which every measured speed-up is above 1.
+
+    Interpolates (in log MACs) between the largest model where the speed-up was at most 1 and the
+    next one. Returns ``{"macs": value or None, "kind": ...}`` with kind "crossover", "always" (int8
+    won on every model: the crossover lies below the smallest one) or "never" (int8 won on none, or
+    not on the largest).
+    """
+    if len(macs) != len(speedups) or not len(macs):
+        raise ValueError(f"macs and speedups must be non-empty and of equal length, got {len(macs)} and {len(speedups)}")
+    order = np.argsort(np.asarray(macs, dtype=float))
+    m = np.asarray(macs, dtype=float)[order]
+    s = np.asarray(speedups, dtype=float)[order]
+    if s[-1] <= 1.0:
+        return {"macs": None, "kind": "never"}
+    losing = np.flatnonzero(s <= 1.0)
+    if not len(losing):
+        return {"macs": float(m[0]), "kind": "always"}
+    i = losing[-1]
+    lo, hi = np.log(m[i]), np.log(m[i + 1])
+    frac = (1.0 - s[i]) / (s[i + 1] - s[i])
+    return {"macs": float(np.exp(lo + frac * (hi - lo))), "kind": "crossover"}

@@ -26,6 +26,9 @@ from . import config
 COLUMNS = ["notebook", "model", "technique", "params", "macs", "bytes", "bytes_kind", "accuracy", "latency_ms",
            "latency_iqr_ms", "threads", "runtime", "mode", "cpu", "recorded_at", "notes"]
 KEY = ["notebook", "model", "technique", "mode"]
+#: What ``bytes`` can measure. Sizes of different kinds do not compare: a zipped file hides zeros,
+#: packed weights leave out the graph, a flatbuffer holds both.
+BYTES_KINDS = ("flatbuffer", "gzip", "packed weights", "keras file", "float32 weights")
 INT_COLUMNS = ["params", "macs", "bytes", "threads"]
 FLOAT_COLUMNS = ["accuracy", "latency_ms", "latency_iqr_ms"]
 OPTIONAL_COLUMNS = ["bytes_kind", "runtime"]  # files written before these existed are still read
@@ -153,7 +156,8 @@ def record(notebook: str, model: str, technique: str, *, params: int | None = No
            latency_ms: float | None = None, latency_iqr_ms: float | None = None, threads: int | None = None,
            runtime: str = "", cpu: str = "", notes: str = "") -> pd.Series:
     """Add (or update) one measured model. Accuracy is a fraction in [0, 1]; bytes on disk, and
-    ``bytes_kind`` says what kind of bytes (e.g. ``"flatbuffer"``, ``"gzip"``, ``"packed weights"``)."""
+    ``bytes_kind`` says what ``bytes`` measures (one of :data:`BYTES_KINDS`: a LiteRT "flatbuffer",
+    a "gzip"-compressed file, bit-"packed weights", ...); ``runtime`` says what timed the latency."""
     row = {"notebook": _check_text("notebook", notebook, True), "model": _check_text("model", model, True),
            "technique": _check_text("technique", technique, True),
            "params": _check_count("params", params), "macs": _check_count("macs", macs),
@@ -164,6 +168,8 @@ def record(notebook: str, model: str, technique: str, *, params: int | None = No
            "threads": _check_count("threads", threads), "runtime": _check_text("runtime", runtime),
            "mode": config.mode_name(), "cpu": _check_text("cpu", cpu),
            "recorded_at": _dt.datetime.now().isoformat(timespec="seconds"), "notes": _check_text("notes", notes)}
+    if bytes_kind and bytes_kind not in BYTES_KINDS:
+        raise LedgerError(f"bytes_kind must be one of {BYTES_KINDS}, got {bytes_kind!r} for model '{model}'")
     if threads is not None and row["threads"] < 1:
         raise LedgerError(f"threads must be at least 1, got {threads}")
     table = read()  # refuses (and so never rewrites) a file it cannot read exactly

@@ -396,3 +396,25 @@ def check_budget_choice(choice, table, budget_ms: float, latency_col: str = "lat
                         f"{choice} meets the budget but another row within it is more accurate "
                         f"({best:.3f} vs {row[accuracy_col]:.3f}).",
                         f"Among the rows within the budget, take the highest {accuracy_col}.")
+
+
+def calibrate_batch_norm(model: keras.Model, x: np.ndarray) -> keras.Model:
+    """Set every BatchNormalization layer's moving mean and variance to the statistics of batch ``x``.
+
+    An untrained network with calibrated batch norm computes well-scaled activations at inference,
+    so it can be converted, quantized and timed like a trained one (its latency and size do not depend
+    on the weights' values). One forward pass in training mode with momentum 0 does it; the
+    layers' momenta are restored afterwards.
+    """
+    layers = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    if not layers:
+        raise ValueError(f"model '{model.name}' has no BatchNormalization layer to calibrate")
+    momenta = [layer.momentum for layer in layers]
+    try:
+        for layer in layers:
+            layer.momentum = 0.0
+        model(np.asarray(x, dtype=np.float32), training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+    return model

@@ -356,6 +356,72 @@ def sensitivity_scan(model: keras.Model, evaluate: Callable[[keras.Model], float
     return pd.DataFrame(rows)
 
 
+def tolerated_sparsity(scan: pd.DataFrame, baseline: float, max_drop: float) -> dict[str, float]:
+    """For each layer of a :func:`sensitivity_scan`, the largest sparsity reached before its metric first falls more
+    than ``max_drop`` below ``baseline`` (linear interpolation between the scanned levels, starting at 0 = baseline).
+
+    This reads the whole curve, not only its last point: a layer that stays flat up to 90% and collapses at 98% is
+    less sensitive than one that drops steadily from 50%.
+    """
+    if max_drop < 0:
+        raise PruningError(f"max_drop must be >= 0, got {max_drop}")
+    missing = {"layer", "sparsity", "metric"} - set(scan.columns)
+    if missing:
+        raise PruningError(f"scan is missing column(s) {sorted(missing)}; pass the table sensitivity_scan returns")
+    result = {}
+    for name, group in scan.groupby("layer", sort=False):
+        group = group.sort_values("sparsity")
+        s = np.concatenate([[0.0], group["sparsity"].to_numpy(float)])
+        m = np.concatenate([[baseline], group["metric"].to_numpy(float)])
+        floor = baseline - max_drop
+        reached = s[-1]
+        for i in range(1, len(s)):
+            if m[i] < floor:  # crosses the floor between s[i-1] and s[i]
+                reached = s[i - 1] + (s[i] - s[i - 1]) * (m[i - 1] - floor) / (m[i - 1] - m[i]) if m[i - 1] >= floor else s[i - 1]
+                break
+        result[name] = float(reached)
+    return result
+
+
+def allocate_sparsity(scan: pd.DataFrame, baseline: float, sizes: Mapping[str, int], target: float) -> dict[str, float]:
+    """Per-layer sparsities chosen from a sensitivity scan, reaching ``target`` overall (weighted by ``sizes``,
+    each layer's number of weights).
+
+    Every layer gets the sparsity it tolerates for one common accuracy drop (:func:`tolerated_sparsity`); the drop
+    is found by bisection so that the weighted overall sparsity equals ``target`` exactly (the last step
+    interpolates between the two closest drops). Flat layers get more zeros, sensitive ones fewer.
+    """
+    target = check_sparsity(target, "target")
+    names = list(dict.fromkeys(scan["layer"]))
+    if set(names) - set(sizes):
+        raise PruningError(f"sizes has no entry for layer(s) {sorted(set(names) - set(sizes))}")
+    weight = np.array([sizes[n] for n in names], dtype=float)
+
+    def levels(drop):
+        tol = tolerated_sparsity(scan, baseline, drop)
+        return np.array([tol[n] for n in names])
+
+    def overall(v):
+        return float((weight * v).sum() / weight.sum())
+
+    lo, hi = 0.0, max(baseline - float(scan["metric"].min()), 0.0) + 1e-6
+    if overall(levels(hi)) < target:
+        raise PruningError(f"target sparsity {target:.0%} is above what the scan covers (every layer at its largest "
+                           f"scanned sparsity gives {overall(levels(hi)):.1%}); scan higher sparsities")
+    if overall(levels(lo)) >= target:
+        hi = lo
+    for _ in range(60):
+        if hi - lo < 1e-9:
+            break
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if overall(levels(mid)) < target else (lo, mid)
+    v_lo, v_hi = levels(lo), levels(hi)
+    a, b = overall(v_lo), overall(v_hi)
+    t = 1.0 if b - a < 1e-12 else (target - a) / (b - a)
+    chosen = v_lo + t * (v_hi - v_lo)
+    return {n: float(np.clip(v, 0.0, 0.999)) for n, v in zip(names, chosen)}
+
+
 # --------------------------------------------------------------------------- size on disk
 def gzip_size(data: bytes, level: int = 9) -> int:
     """Bytes of ``data`` after gzip compression (what a zipped download would weigh)."""

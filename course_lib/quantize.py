@@ -598,6 +598,44 @@ def reference_activations(model_bytes: bytes, x_q: np.ndarray) -> dict[int, np.n
     return {i: np.stack(v) for i, v in collected.items()}
 
 
+def with_outputs(model_bytes: bytes, tensors: Sequence[int]) -> bytes:
+    """A copy of a flatbuffer whose main subgraph also outputs the given tensors (by index).
+
+    A delegate such as XNNPACK computes a whole partition at once and keeps its intermediate results
+    to itself; declaring them as model outputs makes it hand them back, so you can compare them layer
+    by layer. Uses TensorFlow's own flatbuffer reader/writer (``tensorflow.lite.tools.flatbuffer_utils``).
+    """
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(model_bytes))
+    graph = model.subgraphs[0]
+    n = len(graph.tensors)
+    bad = [int(t) for t in tensors if not 0 <= int(t) < n]
+    if bad:
+        raise ValueError(f"tensor index(es) {bad} not in the model (it has {n} tensors)")
+    outputs = [int(o) for o in graph.outputs]
+    graph.outputs = np.array(outputs + [int(t) for t in tensors if int(t) not in outputs], dtype=np.int32)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def delegate_activations(model_bytes: bytes, x_q: np.ndarray, tensors: Sequence[int]) -> dict[int, np.ndarray]:
+    """Run the model with the XNNPACK delegate (as deployed) sample by sample on int8 inputs ``x_q`` and return the
+    given intermediate tensors, ``{tensor index: array (N, ...)}`` (see :func:`with_outputs`)."""
+    from .tflite import make_interpreter
+
+    interp = make_interpreter(with_outputs(model_bytes, tensors), num_threads=1, xnnpack=True)
+    inp = interp.get_input_details()[0]
+    if x_q.dtype != inp["dtype"]:
+        raise TypeError(f"the model's input is {np.dtype(inp['dtype'])}, got {x_q.dtype}; quantize it first")
+    collected: dict[int, list] = {int(t): [] for t in tensors}
+    for sample in x_q:
+        interp.set_tensor(inp["index"], sample[None])
+        interp.invoke()
+        for t in collected:
+            collected[t].append(interp.get_tensor(t)[0].copy())
+    return {t: np.stack(v) for t, v in collected.items()}
+
+
 # --------------------------------------------------------------------------------------------------
 # Fake quantization for quantization-aware training (Keras 3)
 # --------------------------------------------------------------------------------------------------

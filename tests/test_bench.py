@@ -71,3 +71,55 @@ def test_interleaved_alternates_and_keeps_the_calmest_round():
     assert best["a"].median_ms == 2.0 and best["b"].median_ms == 0.5
     with pytest.raises(ValueError, match="rounds"):
         bench.interleaved({}, rounds=0)
+
+
+def _timing(median, spread=0.02, label="t"):
+    return bench.Timing(label, median, median * (1 - spread), median * (1 + spread), median * 0.9, 20, 5, 1, 1, "cpu")
+
+
+def test_verdict_follows_the_numbers_both_ways_and_ties():
+    fast = bench.verdict(_timing(2.0), _timing(0.8))  # int8 2.5x faster
+    assert fast.outcome == "faster" and abs(fast.ratio - 2.5) < 1e-9
+    assert str(fast).startswith("int8 was 2.50x faster than float32")
+    slow = bench.verdict(_timing(0.04), _timing(0.1))  # int8 2.5x slower
+    assert slow.outcome == "slower" and str(slow).startswith("int8 was 2.50x slower than float32")
+    tie = bench.verdict(_timing(1.0, spread=0.1), _timing(0.95, spread=0.1))  # overlapping spreads
+    assert tie.outcome == "no clear difference" and "no clear difference" in str(tie)
+    small = bench.verdict(_timing(1.0, spread=0.001), _timing(0.98, spread=0.001))  # below the 5% minimum effect
+    assert small.outcome == "no clear difference"
+    summary = bench.verdict_summary({"a 1": fast, "a 2": slow, "b 1": tie})
+    assert "faster than float32 in 1" in summary and "slower in 1" in summary and "of 3 settings" in summary
+    with pytest.raises(ValueError, match="positive"):
+        bench.verdict(_timing(0.0), _timing(1.0))
+
+
+def test_crossover_interpolates_and_names_the_edge_cases():
+    c = bench.crossover([1e6, 1e7, 1e8], [0.5, 0.8, 2.0])
+    assert c["kind"] == "crossover" and 1e7 < c["macs"] < 1e8
+    assert bench.crossover([1e6, 1e7], [1.2, 1.5]) == {"macs": 1e6, "kind": "always"}
+    assert bench.crossover([1e6, 1e7], [0.5, 0.9])["kind"] == "never"
+    assert bench.crossover([1e7, 1e6], [2.0, 0.5])["kind"] == "crossover"  # order does not matter
+    with pytest.raises(ValueError, match="equal length"):
+        bench.crossover([1e6], [1.0, 2.0])
+
+
+def test_cpu_features_from_cpuinfo_text():
+    text = "model name\t: Test CPU\nflags\t\t: fpu avx2 fma avx512f avx512_vnni\n"
+    info = bench.cpu_features(text)
+    assert info["model"] == "Test CPU" and info["known"]
+    assert info["found"] == ["avx2", "fma", "avx512f", "avx512_vnni"] and "amx_int8" in info["missing"]
+    line = bench.cpu_features_line(text)
+    assert "Test CPU" in line and "avx512_vnni" in line and "lacks" in line and "amx_int8" in line
+    assert "unknown" in bench.cpu_features_line("")
+    assert bench.cache_sizes("/nonexistent") == {}
+    assert all(k.startswith("L") for k in bench.cache_sizes())
+
+
+def test_call_overhead_is_small_and_below_a_real_model():
+    lite = bench.call_overhead("litert", repeats=5)
+    ker = bench.call_overhead("keras", repeats=5)
+    assert 0 < lite.median_ms < ker.median_ms * 10 and ker.median_ms > 0
+    table = bench.overhead_table([ker], lite)
+    assert table["overhead share (%)"].between(0, 100).all()
+    with pytest.raises(ValueError, match="runtime"):
+        bench.call_overhead("onnx")

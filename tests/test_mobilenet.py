@@ -142,3 +142,18 @@ def test_reexported_from_models():
 
     assert models.mobilenet_v2_small is mb.mobilenet_v2_small
     assert models.mobilenet_v2 is mb.mobilenet_v2
+
+
+def test_calibrate_batch_norm_sets_moving_statistics():
+    import numpy as np
+    from course_lib.mobilenet import calibrate_batch_norm, mobilenet_v2_small
+
+    model = mobilenet_v2_small((16, 16, 3), alpha=0.35)
+    x = np.random.default_rng(0).uniform(0, 1, (8, 16, 16, 3)).astype("float32")
+    calibrate_batch_norm(model, x)
+    bn = model.get_layer("bn_Conv1")
+    conv = keras.Model(model.input, model.get_layer("Conv1").output)(x).numpy()
+    np.testing.assert_allclose(bn.moving_mean.numpy(), conv.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+    assert bn.momentum == 0.9
+    with pytest.raises(ValueError, match="no BatchNormalization"):
+        calibrate_batch_norm(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]), x[:, 0, 0, :2])

@@ -219,3 +219,21 @@ def test_skip_connection_rejected():
     m = keras.Model(inp, keras.layers.GlobalAveragePooling2D()(x))
     with pytest.raises(prune.PruningError, match="'add'"):
         prune.select_channels(m, 0.5)
+
+
+def test_tolerated_and_allocated_sparsity_follow_the_curves():
+    import pandas as pd
+    from course_lib import prune as pr
+
+    scan = pd.DataFrame({"layer": ["a"] * 3 + ["b"] * 3, "sparsity": [0.5, 0.9, 0.98] * 2,
+                         "metric": [0.90, 0.89, 0.10, 0.80, 0.50, 0.20]})
+    tol = pr.tolerated_sparsity(scan, baseline=0.9, max_drop=0.05)
+    assert tol["a"] > 0.9 and tol["b"] < 0.5  # 'a' is flat until 90%, 'b' drops from the start
+    sizes = {"a": 100, "b": 100}
+    alloc = pr.allocate_sparsity(scan, 0.9, sizes, target=0.6)
+    assert abs((alloc["a"] * 100 + alloc["b"] * 100) / 200 - 0.6) < 1e-6
+    assert alloc["a"] > alloc["b"]
+    with pytest.raises(pr.PruningError, match="above what the scan covers"):
+        pr.allocate_sparsity(scan, 0.9, sizes, target=0.99)
+    with pytest.raises(pr.PruningError, match="no entry"):
+        pr.allocate_sparsity(scan, 0.9, {"a": 1}, target=0.5)

@@ -351,3 +351,25 @@ def test_batchnorm_fold_factors():
     np.testing.assert_allclose(Q.batchnorm_fold_factors(bn), [0.5, 2.0, -2.0])
     with pytest.raises(TypeError, match="BatchNormalization"):
         Q.batchnorm_fold_factors(keras.layers.Dense(2))
+
+
+def test_delegate_activations_exposes_every_layer_without_changing_the_output(tiny_int8):
+    model, flat, data = tiny_int8
+    graph = Q.read_int8_graph(flat)
+    x_q = Q.quantize(data[:6], graph[0]["input_qp"])
+    acts = Q.delegate_activations(flat, x_q, [g["output"] for g in graph])
+    assert set(acts) == {g["output"] for g in graph}
+    assert acts[graph[0]["output"]].shape == (6, 8, 8, 4)
+    interp = tflite.make_interpreter(flat)
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    for i in range(6):
+        interp.set_tensor(inp["index"], x_q[i:i + 1])
+        interp.invoke()
+        np.testing.assert_array_equal(interp.get_tensor(out["index"])[0], acts[graph[-1]["output"]][i])
+    refs = Q.reference_activations(flat, x_q)
+    for g in graph:  # the delegate implements the same int8 spec: within a few steps of the built-in kernels
+        assert np.abs(acts[g["output"]].astype(int) - refs[g["output"]].astype(int)).max() <= 3, g["op"]
+    with pytest.raises(ValueError, match="not in the model"):
+        Q.with_outputs(flat, [10_000])
+    with pytest.raises(TypeError, match="quantize it first"):
+        Q.delegate_activations(flat, data[:2], [graph[0]["output"]])
