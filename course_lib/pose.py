@@ -25,7 +25,7 @@ import pandas as pd
 from . import mobilenet, prune, pvanet
 from .data import JOINTS, LIMBS, LIMB_SIDES
 
-__all__ = ["JOINTS", "LIMBS", "heatmaps", "decode", "bbox_size", "pck", "pck_table", "residual_module",
+__all__ = ["JOINTS", "LIMBS", "upsample_nearest", "heatmaps", "decode", "bbox_size", "pck", "pck_table", "residual_module",
            "stacked_hourglass", "inference_model", "stack_outputs", "hidden_widths", "prune_hidden_channels",
            "draw_pose", "show_heatmaps"]
 
@@ -152,6 +152,40 @@ def _block(x, filters: int, name: str, block: str, expansion: int, hidden: Mappi
                                              hidden=hidden.get(name))
 
 
+@keras.saving.register_keras_serializable(package="course_lib")
+class NearestUpsample(keras.layers.Layer):
+    """Nearest-neighbour upsampling by an integer ``factor``, written as an image resize.
+
+    Keras 3's ``UpSampling2D`` computes the same values with repeat/tile ops, which the LiteRT converter
+    turns into EXPAND_DIMS, TILE, SHAPE, STRIDED_SLICE, CONCATENATION and RESHAPE with dynamic shapes;
+    this layer becomes one RESIZE_NEAREST_NEIGHBOR op, which LiteRT runs in int8.
+    """
+
+    def __init__(self, factor: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = int(factor)
+
+    def call(self, x):
+        h, w = x.shape[1], x.shape[2]
+        return keras.ops.image.resize(x, (h * self.factor, w * self.factor), interpolation="nearest")
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        return (n, None if h is None else h * self.factor, None if w is None else w * self.factor, c)
+
+    def count_macs(self, input_shapes, output_shape) -> int:
+        """A copy, no multiply-adds."""
+        return 0
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+def upsample_nearest(x, factor: int, name: str):
+    """Nearest-neighbour upsampling of ``x`` by ``factor`` (a :class:`NearestUpsample` layer)."""
+    return NearestUpsample(factor, name=name)(x)
+
+
 def _hourglass(x, depth: int, filters: int, name: str, make, taps: list):
     """Newell's recursive hourglass: a skip branch at this resolution, and a branch that max-pools,
     recurses (or applies one block at the bottom), and upsamples (nearest neighbour) to add back."""
@@ -161,7 +195,7 @@ def _hourglass(x, depth: int, filters: int, name: str, make, taps: list):
     low2 = _hourglass(low1, depth - 1, filters, name, make, taps) if depth > 1 else make(low1, f"{name}_bottom")
     low3 = make(low2, f"{name}_d{depth}_up")
     taps.append(low3)
-    up2 = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_d{depth}_upsample")(low3)
+    up2 = upsample_nearest(low3, 2, name=f"{name}_d{depth}_upsample")
     return keras.layers.Add(name=f"{name}_d{depth}_add")([up1, up2])
 
 
@@ -238,8 +272,7 @@ def stacked_hourglass(input_shape: Sequence[int] = (64, 64, 3), joints: int = 16
         head = ll
         if hyper_head:
             # Coarser levels of this hourglass (taps[-1] is the finest), upsampled to the heat-map size.
-            maps = [ll] + [keras.layers.UpSampling2D(int(ll.shape[1]) // int(t.shape[1]), interpolation="nearest",
-                                                     name=f"hg{s}_hyper_up{i + 1}")(t)
+            maps = [ll] + [upsample_nearest(t, int(ll.shape[1]) // int(t.shape[1]), name=f"hg{s}_hyper_up{i + 1}")
                            for i, t in enumerate(reversed(taps[-2:]))]
             head = keras.layers.Concatenate(name=f"hg{s}_hyper_concat")(maps)
             head = _lin(head, features, f"hg{s}_hyper")

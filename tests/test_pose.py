@@ -159,7 +159,7 @@ def test_small_hourglass_shapes_and_hand_count():
 def test_each_option_changes_what_it_should():
     base = dict(features=64, block="inverted", expansion=2)
     plain = pose.stacked_hourglass(**base)
-    assert {type(l).__name__ for l in plain.layers} >= {"DepthwiseConv2D", "UpSampling2D", "MaxPooling2D"}
+    assert {type(l).__name__ for l in plain.layers} >= {"DepthwiseConv2D", "NearestUpsample", "MaxPooling2D"}
     # CReLU stem: the 7x7 conv computes 16 channels instead of 32 (+ BN on 16, + scale/shift on 32).
     crelu = pose.stacked_hourglass(**base, crelu_stem=True)
     saved = (7 * 7 * 3 * 32 + 32 + 4 * 32) - (7 * 7 * 3 * 16 + 16 + 4 * 16 + 2 * 32)
@@ -294,3 +294,29 @@ def test_compare_models_runs_each_flatbuffer():
     assert res["a"]["joints"].shape == (16, 2) and res["a"]["ms"] > 0
     with pytest.raises(ValueError, match="image must have shape"):
         pose.compare_models({"a": fb}, image[None])
+
+
+def test_int8_conversion_of_the_final_model_is_integer_only_and_keeps_the_peaks():
+    """The capstone's final architecture (MobileNetV2 blocks, CReLU stem, hyper-feature head, one stack,
+    pruned hidden layers) converts to a full-integer flatbuffer whose upsampling is one int8
+    RESIZE_NEAREST_NEIGHBOR op, and whose heat-map peaks sit where the float model's are (within a few
+    quantization steps)."""
+    from course_lib import tflite
+
+    config = dict(features=16, stem_widths=(16, 16), stacks=1, depth=2, block="inverted", expansion=4,
+                  crelu_stem=True, hyper_head=True, input_shape=(32, 32, 3))
+    keras.utils.set_random_seed(1)
+    model, _ = pose.prune_hidden_channels(pose.stacked_hourglass(**config), 0.5, config)
+    head = model.get_layer("heatmaps1")   # zero-initialised for training; give it weights for the test
+    head.set_weights([np.random.default_rng(0).normal(0, 0.3, w.shape).astype(np.float32) for w in head.get_weights()])
+    x = np.random.default_rng(2).random((64, 32, 32, 3)).astype(np.float32)
+    fb = tflite.convert(pose.inference_model(model), "int8", representative_data=x[:48])
+    info = tflite.summary(fb)
+    assert info.integer_only and info.input["dtype"] == "int8" and info.output["dtype"] == "int8"
+    assert "RESIZE_NEAREST_NEIGHBOR" in info.operators and "TILE" not in info.operators, info.operators
+    fp32 = model.predict(x[48:], verbose=0)
+    q = tflite.run(fb, x[48:])
+    scale = info.output["quantization"][0]
+    flat32, flatq = fp32.reshape(16, -1, 16), q.reshape(16, -1, 16)
+    at_int8_peak = np.take_along_axis(flat32, flatq.argmax(1)[:, None], 1)[:, 0]
+    assert np.mean(at_int8_peak >= flat32.max(1) - 3 * scale) >= 0.95
