@@ -13,7 +13,7 @@ NO_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell un
 .PHONY: install lab test unit nbval timings execute clean-venv help
 
 help:
-	@echo "make lab      install into .venv (first time) and open JupyterLab on notebooks/"
+	@echo "make lab      install into .venv (first time) and open JupyterLab on your copies of notebooks/ (my_notebooks/)"
 	@echo "make test     install if needed, run the unit tests and nbval over every notebook (fast mode)"
 	@echo "make timings  time every notebook in fast and full mode (copies; your notebooks are not touched)"
 	@echo "make execute  maintainers: re-run every notebook in full mode and save its outputs"
@@ -27,10 +27,13 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# make lab: scripts/lab.py copies notebooks/ to $(LAB_DIR)/ (your working copies; notebooks/ itself is never
+# changed), trusts them so stored widgets render, turns off JupyterLab's news pop-up, then starts JupyterLab.
+# The browser test (tests/test_browser.py) starts JupyterLab through the same script.
+LAB_DIR ?= my_notebooks
 lab: install
-	@echo "Starting JupyterLab on notebooks/ (Ctrl-C to stop). Open the URL printed below."
-	JUPYTER_RUNTIME_DIR=$(CURDIR)/$(VENV)/share/jupyter/runtime \
-	  $(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --port=$(PORT) $(NO_BROWSER) $(ALLOW_ROOT)
+	@echo "Starting JupyterLab on $(LAB_DIR)/ (Ctrl-C to stop). Open the URL printed below."
+	$(PY) scripts/lab.py --workdir $(LAB_DIR) -- --port=$(PORT) $(NO_BROWSER) $(ALLOW_ROOT)
 
 # make test: unit tests + nbval (lax) over every notebook, in fast mode, with a throw-away results folder
 # so your own ledger is never touched, and strict checks so a broken exercise solution fails the run.
