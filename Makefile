@@ -25,7 +25,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
 	@touch $(STAMP)
 
-install: $(STAMP)
+# Node tools (package.json): configurable-http-proxy for the hub smoke test, MathJax for make site.
+NODE_STAMP := node_modules/.install-stamp
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js 20+ (apt-get install nodejs npm) for the hub smoke test and make site"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
+install: $(STAMP) $(NODE_STAMP)
 
 # make lab: scripts/lab.py copies notebooks/ to $(LAB_DIR)/ (your working copies; notebooks/ itself is never
 # changed), trusts them so stored widgets render, turns off JupyterLab's news pop-up, then starts JupyterLab.
