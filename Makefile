@@ -10,13 +10,15 @@ PORT ?= 8888
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NO_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 
-.PHONY: install lab test unit nbval timings execute clean-venv help
+.PHONY: install lab test unit nbval timings execute site hub-smoke clean-venv help
 
 help:
 	@echo "make lab      install into .venv (first time) and open JupyterLab on your copies of notebooks/ (my_notebooks/)"
 	@echo "make test     install if needed, run the unit tests and nbval over every notebook (fast mode)"
 	@echo "make timings  time every notebook in fast and full mode (copies; your notebooks are not touched)"
 	@echo "make execute  maintainers: re-run every notebook in full mode and save its outputs"
+	@echo "make site     build the executed notebooks into a static site (build/site/_build/html, offline)"
+	@echo "make hub-smoke LEARNERS=4 NOTEBOOK=03_mobilenet_v2.ipynb  a local JupyterHub classroom, timed"
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "The course needs Python 3.11; found " + sys.version.split()[0] + ". Install python3.11 or run: make PYTHON=/path/to/python3.11 ...")'
@@ -60,6 +62,24 @@ timings: install
 execute: install
 	@git diff --quiet -- notebooks || { echo "notebooks/ has uncommitted changes; commit or stash them first (make execute overwrites outputs)."; exit 1; }
 	$(PY) tests/time_notebooks.py --execute-in-place
+
+# make site: Jupyter Book 1 in its own environment (.venv-site; it needs markdown-it-py 3, the course pins 4),
+# pinned by site/constraints.txt; MathJax comes from node_modules (npm ci), so the site works offline.
+SITE_VENV := .venv-site
+SITE_STAMP := $(SITE_VENV)/.install-stamp
+$(SITE_STAMP): site/requirements.txt site/constraints.txt
+	@test -x $(SITE_VENV)/bin/python || $(PYTHON) -m venv $(SITE_VENV)
+	$(SITE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SITE_VENV)/bin/python -m pip install --quiet -c site/constraints.txt -r site/requirements.txt
+	@touch $(SITE_STAMP)
+
+site: $(SITE_STAMP) $(NODE_STAMP)
+	$(SITE_VENV)/bin/python site/build.py
+
+LEARNERS ?= 3
+NOTEBOOK ?= 01_measuring_models.ipynb
+hub-smoke: install
+	$(PY) scripts/hub_smoke.py --learners $(LEARNERS) --notebook $(NOTEBOOK)
 
 clean-venv:
 	rm -rf $(VENV)
