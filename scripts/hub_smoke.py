@@ -163,9 +163,9 @@ class MemorySampler(threading.Thread):
             for proc in children:
                 try:
                     rss = proc.memory_info().rss
-                    if proc.pid not in self.cmdline:
-                        self.cmdline[proc.pid] = " ".join(proc.cmdline())
-                        self.parent[proc.pid] = proc.ppid()
+                    # read every time: a process forked by a server carries the server's command line until exec
+                    self.cmdline[proc.pid] = " ".join(proc.cmdline())
+                    self.parent[proc.pid] = proc.ppid()
                 except psutil.Error:
                     continue
                 self.peak[proc.pid] = max(rss, self.peak.get(proc.pid, 0))
@@ -264,7 +264,8 @@ def classroom(learners: int, notebook: str, fast: bool = True, cell_timeout: flo
             for res in results.values():
                 kernels = sampler.pids_of(res.get("kernel_id", "<no kernel>"))  # its connection file names it
                 res["kernel_peak_mb"] = sampler.peak_of(kernels) / 2**20
-                res["server_peak_mb"] = sampler.peak_of([sampler.parent[pid] for pid in kernels]) / 2**20
+                servers = {sampler.parent[pid] for pid in kernels} - set(kernels)
+                res["server_peak_mb"] = sampler.peak_of(sorted(servers)) / 2**20
             log = hub.log_tail() if any(r.get("errors") for r in results.values()) else ""
         finally:
             sampler.done.set()
