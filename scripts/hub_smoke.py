@@ -88,7 +88,11 @@ c.JupyterHub.load_roles = [{{"name": "classroom-smoke", "services": ["classroom-
         self.proc = subprocess.Popen(
             [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(workdir / "jupyterhub_config.py")],
             cwd=workdir, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        self._wait_up()
+        try:
+            self._wait_up()
+        except BaseException:
+            self.stop()
+            raise
 
     def _wait_up(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -107,7 +111,8 @@ c.JupyterHub.load_roles = [{{"name": "classroom-smoke", "services": ["classroom-
         raise RuntimeError("JupyterHub did not start; its log:\n" + self.log_tail())
 
     def log_tail(self, chars: int = 4000) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return (self.dir / "jupyterhub.log").read_text()[-chars:]
 
     def request(self, method: str, url: str, body: dict | None = None, timeout: float = 60):
@@ -143,8 +148,19 @@ c.JupyterHub.load_roles = [{{"name": "classroom-smoke", "services": ["classroom-
         self.log.close()
 
 
+def _peak_rss(proc: psutil.Process) -> int:
+    """The process's peak resident memory so far (Linux VmHWM), else its current RSS."""
+    try:
+        for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return proc.memory_info().rss
+
+
 class MemorySampler(threading.Thread):
-    """Peak RSS of every process under the hub, sampled every 0.2 s, keyed by pid."""
+    """Peak RSS of every process under the hub (the kernel's own high-water mark, read every 0.2 s), by pid."""
 
     def __init__(self, root_pid: int):
         super().__init__(daemon=True)
@@ -162,10 +178,12 @@ class MemorySampler(threading.Thread):
                 return
             for proc in children:
                 try:
-                    rss = proc.memory_info().rss
-                    # read every time: a process forked by a server carries the server's command line until exec
-                    self.cmdline[proc.pid] = " ".join(proc.cmdline())
-                    self.parent[proc.pid] = proc.ppid()
+                    rss = _peak_rss(proc)
+                    # every command line a pid had: a process forked by a server carries the server's until exec
+                    text, seen = " ".join(proc.cmdline()), self.cmdline.get(proc.pid, "")
+                    if text and text not in seen:
+                        self.cmdline[proc.pid] = f"{seen} | {text}" if seen else text
+                    self.parent.setdefault(proc.pid, proc.ppid())
                 except psutil.Error:
                     continue
                 self.peak[proc.pid] = max(rss, self.peak.get(proc.pid, 0))
@@ -252,12 +270,13 @@ def classroom(learners: int, notebook: str, fast: bool = True, cell_timeout: flo
             names = [f"learner{i + 1}" for i in range(learners)]
             results = {name: {} for name in names}
             t0 = time.monotonic()
-            threads = [threading.Thread(target=learner, args=(hub, n, cells, cell_timeout, results[n]))
+            threads = [threading.Thread(target=learner, args=(hub, n, cells, cell_timeout, results[n]), daemon=True)
                        for n in names]
             for thread in threads:
                 thread.start()
             for thread in threads:
-                thread.join()
+                while thread.is_alive():  # short joins, so that Ctrl-C still reaches the clean-up below
+                    thread.join(0.5)
             wall = time.monotonic() - t0
             sampler.done.set()
             sampler.join()
