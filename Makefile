@@ -10,15 +10,17 @@ PORT ?= 8888
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NO_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 
-.PHONY: install lab test unit nbval timings execute student autograde clean-venv help
+.PHONY: install lab test unit nbval timings execute student autograde site hub-smoke clean-venv help
 
 help:
-	@echo "make lab      install into .venv (first time) and open JupyterLab on notebooks/"
+	@echo "make lab      install into .venv (first time) and open JupyterLab on your copies of notebooks/ (my_notebooks/)"
 	@echo "make test     install if needed, run the unit tests and nbval over every notebook (fast mode)"
 	@echo "make timings  time every notebook in fast and full mode (copies; your notebooks are not touched)"
 	@echo "make execute  maintainers: re-run every notebook in full mode and save its outputs"
 	@echo "make student  instructors: student copies (solutions removed) in grading/release/ with nbgrader"
 	@echo "make autograde  instructors: grade the submissions collected in grading/submitted/ (strict checks)"
+	@echo "make site     build the executed notebooks into a static site (build/site/_build/html, offline)"
+	@echo "make hub-smoke LEARNERS=4 NOTEBOOK=03_mobilenet_v2.ipynb  a local JupyterHub classroom, timed"
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "The course needs Python 3.11; found " + sys.version.split()[0] + ". Install python3.11 or run: make PYTHON=/path/to/python3.11 ...")'
@@ -27,12 +29,22 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
 	@touch $(STAMP)
 
-install: $(STAMP)
+# Node tools (package.json): configurable-http-proxy for the hub smoke test, MathJax for make site.
+NODE_STAMP := node_modules/.install-stamp
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js 20+ (apt-get install nodejs npm) for the hub smoke test and make site"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
 
+install: $(STAMP) $(NODE_STAMP)
+
+# make lab: scripts/lab.py copies notebooks/ to $(LAB_DIR)/ (your working copies; notebooks/ itself is never
+# changed), trusts them so stored widgets render, turns off JupyterLab's news pop-up, then starts JupyterLab.
+# The browser test (tests/test_browser.py) starts JupyterLab through the same script.
+LAB_DIR ?= my_notebooks
 lab: install
-	@echo "Starting JupyterLab on notebooks/ (Ctrl-C to stop). Open the URL printed below."
-	JUPYTER_RUNTIME_DIR=$(CURDIR)/$(VENV)/share/jupyter/runtime \
-	  $(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --port=$(PORT) $(NO_BROWSER) $(ALLOW_ROOT)
+	@echo "Starting JupyterLab on $(LAB_DIR)/ (Ctrl-C to stop). Open the URL printed below."
+	$(PY) scripts/lab.py --workdir $(LAB_DIR) -- --port=$(PORT) $(NO_BROWSER) $(ALLOW_ROOT)
 
 # make test: unit tests + nbval (lax) over every notebook, in fast mode, with a throw-away results folder
 # so your own ledger is never touched, and strict checks so a broken exercise solution fails the run.
@@ -60,6 +72,23 @@ student: install
 
 autograde: install
 	$(PY) tools/classroom.py autograde
+# make site: Jupyter Book 1 in its own environment (.venv-site; it needs markdown-it-py 3, the course pins 4),
+# pinned by site/constraints.txt; MathJax comes from node_modules (npm ci), so the site works offline.
+SITE_VENV := .venv-site
+SITE_STAMP := $(SITE_VENV)/.install-stamp
+$(SITE_STAMP): site/requirements.txt site/constraints.txt
+	@test -x $(SITE_VENV)/bin/python || $(PYTHON) -m venv $(SITE_VENV)
+	$(SITE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SITE_VENV)/bin/python -m pip install --quiet -c site/constraints.txt -r site/requirements.txt
+	@touch $(SITE_STAMP)
+
+site: $(SITE_STAMP) $(NODE_STAMP)
+	$(SITE_VENV)/bin/python site/build.py
+
+LEARNERS ?= 3
+NOTEBOOK ?= 01_measuring_models.ipynb
+hub-smoke: install
+	$(PY) scripts/hub_smoke.py --learners $(LEARNERS) --notebook $(NOTEBOOK)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,0 +1,136 @@
+"""`make lab`'s command: prepare the learner's working copies, then start JupyterLab on them.
+
+    python scripts/lab.py [--workdir DIR] [--prepare-only] [-- JUPYTER-LAB-OPTIONS...]
+
+What it does, every start (cheap and idempotent):
+
+1. Working copies. The course's notebooks in ``notebooks/`` are never opened or saved by the lab:
+   each is copied to ``DIR`` (default ``my_notebooks/``, git-ignored) the first time, and the learner
+   runs, edits and saves the copy. A copy the learner has not changed is refreshed when the course's
+   notebook changes (``git pull``); a copy the learner changed is kept, and a message says where the
+   new version is. ``DIR/.course-versions.json`` records which course version each copy came from.
+2. Trust. Copies written by this script are *trusted* for this user (their signature goes into
+   Jupyter's signature database, ``nbsignatures.db`` in the Jupyter data folder; the file itself is
+   not modified), so stored widgets render as widgets rather than as text.
+3. No news pop-up. ``jupyter/lab-overrides.json`` is installed as an ``overrides.d`` file of this
+   environment's JupyterLab (``<prefix>/share/jupyter/lab/settings/overrides.d/``), which turns off
+   the "Jupyter news" question and the update check (both would go to the internet).
+
+``--workdir notebooks`` (maintainers editing the course) opens the originals: nothing is copied,
+they are trusted in place (still without modifying them).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+COURSE_NOTEBOOKS = REPO / "notebooks"
+OVERRIDES = REPO / "jupyter" / "lab-overrides.json"
+OVERRIDES_NAME = "lightweight-dl-lab.json"
+MANIFEST = ".course-versions.json"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def install_lab_settings(prefix: Path | str = sys.prefix) -> Path:
+    """Install the course's JupyterLab setting overrides into ``prefix``; return the file written."""
+    target = Path(prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.d" / OVERRIDES_NAME
+    wanted = OVERRIDES.read_text(encoding="utf-8")
+    json.loads(wanted)  # a broken file would make JupyterLab ignore every override: fail here instead
+    if not target.exists() or target.read_text(encoding="utf-8") != wanted:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(wanted, encoding="utf-8")
+    return target
+
+
+def trust(paths: list[Path]) -> None:
+    """Sign notebooks in this user's Jupyter signature database (the files are not modified)."""
+    import nbformat
+    from nbformat.sign import NotebookNotary
+
+    notary = NotebookNotary()
+    for path in paths:
+        nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+        if not notary.check_signature(nb):
+            notary.sign(nb)
+
+
+def prepare_copies(workdir: Path, source: Path = COURSE_NOTEBOOKS) -> tuple[list[Path], list[str]]:
+    """Create or refresh working copies of the course's notebooks in ``workdir``.
+
+    Returns the copies identical to the course's version (new, refreshed or untouched: the ones to
+    trust) and messages for the learner. A copy whose content differs from the course version it was
+    made from (the learner's work) is never overwritten.
+    """
+    originals = sorted(source.glob("*.ipynb"))
+    if not originals:
+        raise FileNotFoundError(f"no notebooks found in {source}")
+    workdir.mkdir(parents=True, exist_ok=True)
+    manifest_path = workdir / MANIFEST
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    pristine, messages = [], []
+    for original in originals:
+        copy = workdir / original.name
+        course_hash = _sha256(original)
+        if copy.exists():
+            copy_hash = _sha256(copy)
+            recorded = manifest.get(original.name)
+            if copy_hash == course_hash:
+                manifest[original.name] = course_hash
+                pristine.append(copy)
+                continue
+            if copy_hash != recorded:  # the learner's own work: keep it
+                if recorded != course_hash:
+                    messages.append(
+                        f"{copy.name}: kept your changes; the course's current version is "
+                        f"notebooks/{original.name} (delete your copy to get it)."
+                    )
+                continue
+        shutil.copyfile(original, copy)
+        manifest[original.name] = course_hash
+        pristine.append(copy)
+    manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    return pristine, messages
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workdir", default="my_notebooks", help="folder JupyterLab opens (default: my_notebooks)")
+    parser.add_argument("--prepare-only", action="store_true", help="copy, trust and configure, do not start")
+    parser.add_argument("lab_args", nargs=argparse.REMAINDER, help="options passed on to `jupyter lab` (after --)")
+    args = parser.parse_args(argv)
+    lab_args = [a for a in args.lab_args if a != "--"]
+
+    workdir = Path(args.workdir)
+    workdir = workdir if workdir.is_absolute() else (REPO / workdir)
+    install_lab_settings()
+    if workdir.resolve() == COURSE_NOTEBOOKS.resolve():
+        trust(sorted(COURSE_NOTEBOOKS.glob("*.ipynb")))
+        print("Opening the course's own notebooks/ (maintainer mode): your saves change the repository.")
+    else:
+        pristine, messages = prepare_copies(workdir)
+        trust(pristine)
+        print(f"Your working copies are in {workdir} (notebooks/ itself is never changed).")
+        for message in messages:
+            print("  " + message)
+    if args.prepare_only:
+        return 0
+
+    env = dict(os.environ)
+    env.setdefault("JUPYTER_RUNTIME_DIR", str(Path(sys.prefix) / "share" / "jupyter" / "runtime"))
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={workdir}", *lab_args]
+    sys.stdout.flush()
+    os.execve(sys.executable, command, env)
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main())

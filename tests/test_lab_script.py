@@ -1,0 +1,73 @@
+"""scripts/lab.py (make lab's command): working copies, trust, settings; the course's notebooks untouched."""
+import importlib.util
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def lab(monkeypatch, tmp_path):
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter-data"))
+    spec = importlib.util.spec_from_file_location("lab_script", ROOT / "scripts" / "lab.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _course(tmp_path, text="one"):
+    source = tmp_path / "course"
+    source.mkdir(exist_ok=True)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)])
+    nbformat.write(nb, source / "01_x.ipynb")
+    return source
+
+
+def test_copies_are_made_refreshed_and_never_overwrite_the_learners_work(lab, tmp_path):
+    source, work = _course(tmp_path), tmp_path / "work"
+    pristine, messages = lab.prepare_copies(work, source)
+    assert [p.name for p in pristine] == ["01_x.ipynb"] and not messages
+    assert (work / "01_x.ipynb").read_bytes() == (source / "01_x.ipynb").read_bytes()
+
+    _course(tmp_path, "two")  # the course changes; the copy is untouched: it follows
+    lab.prepare_copies(work, source)
+    assert "two" in (work / "01_x.ipynb").read_text()
+
+    (work / "01_x.ipynb").write_text((work / "01_x.ipynb").read_text().replace("two", "my answer"))
+    _course(tmp_path, "three")  # the course changes again; the learner's copy is kept, with a message
+    pristine, messages = lab.prepare_copies(work, source)
+    assert pristine == [] and "my answer" in (work / "01_x.ipynb").read_text()
+    assert len(messages) == 1 and "kept your changes" in messages[0] and "01_x.ipynb" in messages[0]
+
+
+def test_trust_signs_without_modifying_the_file(lab, tmp_path):
+    from nbformat.sign import NotebookNotary
+
+    path = _course(tmp_path) / "01_x.ipynb"
+    before = path.read_bytes()
+    nb = nbformat.read(path, as_version=4)
+    assert not NotebookNotary().check_signature(nb)
+    lab.trust([path])
+    assert NotebookNotary().check_signature(nbformat.read(path, as_version=4))
+    assert path.read_bytes() == before
+
+
+def test_lab_settings_turn_off_the_news_question(lab, tmp_path):
+    target = lab.install_lab_settings(tmp_path / "prefix")
+    assert target.parent.name == "overrides.d"
+    settings = json.loads(target.read_text())["@jupyterlab/apputils-extension:notification"]
+    assert settings["fetchNews"] == "false" and settings["checkForUpdates"] is False
+
+
+def test_course_notebooks_are_trusted_in_place_unchanged(lab, tmp_path, monkeypatch):
+    from nbformat.sign import NotebookNotary
+
+    monkeypatch.setattr(lab, "install_lab_settings", lambda: tmp_path / "unused")
+    paths = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    before = {p: p.read_bytes() for p in paths}
+    assert lab.main(["--prepare-only", "--workdir", "notebooks"]) == 0
+    assert {p: p.read_bytes() for p in paths} == before
+    assert all(NotebookNotary().check_signature(nbformat.read(p, as_version=4)) for p in paths)
