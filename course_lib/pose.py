@@ -464,7 +464,7 @@ def check_decode_one(fn) -> "checks.CheckResult":
     return checks.check_function(
         "decode_one", fn, _single_map_cases(), atol=1e-6,
         hint="Find the argmax (row = y, column = x), move 0.25 towards the higher neighbour in x and in y "
-             "(no move when the neighbour is missing or equal), then x_image = (column + shift + 0.5) * 4.")
+             "(none when both are equal; a neighbour outside the map counts as lower), then x_image = (column + shift + 0.5) * 4.")
 
 
 def pck_exercise_data() -> tuple[np.ndarray, np.ndarray]:

@@ -341,6 +341,71 @@ def _():
     return _requant(lambda acc: np.clip(Q.round_half_away(0.0016 * acc), -20, 127).astype(np.int8))
 
 
+# ---- 09 ---------------------------------------------------------------------------------------------------
+def _pose():
+    from course_lib import pose
+    return pose
+
+
+def _decoder(swap=False, centre=0.5, towards_higher=True):
+    def decode_one(m):
+        h, w = m.shape
+        r, c = np.unravel_index(np.argmax(m), m.shape)
+        val = lambda rr, cc: m[rr, cc] if 0 <= rr < h and 0 <= cc < w else -np.inf  # noqa: E731
+        sign = 1 if towards_higher else -1
+        x = (c + sign * 0.25 * np.sign(val(r, c + 1) - val(r, c - 1)) + centre) * 4
+        y = (r + sign * 0.25 * np.sign(val(r + 1, c) - val(r - 1, c)) + centre) * 4
+        return (y, x) if swap else (x, y)
+    return decode_one
+
+
+@mistake("09", "Exercise 1: returned (row, column), i.e. (y, x)")
+def _():
+    return _pose().check_decode_one(_decoder(swap=True))
+
+
+@mistake("09", "Exercise 1: forgot the +0.5 (cell corner instead of cell centre)")
+def _():
+    return _pose().check_decode_one(_decoder(centre=0.0))
+
+
+@mistake("09", "Exercise 1: shifted towards the lower neighbour")
+def _():
+    return _pose().check_decode_one(_decoder(towards_higher=False))
+
+
+def _pck_parts():
+    pred, true = _pose().pck_exercise_data()
+    vis = true[..., 2] > 0
+    dist = np.linalg.norm(pred - true[..., :2], axis=-1)
+    extent = true[..., :2].max(1) - true[..., :2].min(1)
+    return vis, dist, extent
+
+
+@mistake("09", "Exercise 2: counted the hidden joint too")
+def _():
+    vis, dist, extent = _pck_parts()
+    return _pose().check_pck_answer(float((dist <= 0.2 * extent.max(-1)[:, None]).mean()))
+
+
+@mistake("09", "Exercise 2: normalised by the box height instead of its longer side")
+def _():
+    vis, dist, extent = _pck_parts()
+    return _pose().check_pck_answer(float(((dist <= 0.2 * extent[:, 1][:, None]) & vis).sum() / vis.sum()))
+
+
+@mistake("09", "Exercise 3: the 3x3 convolution counted without its 9 kernel positions")
+def _():
+    return checks.check_int("residual module MACs", 16 * 16 * (64 * 32 + 32 * 32 + 32 * 64),
+                            _pose().block_macs("residual", 16, 64))
+
+
+@mistake("09", "Exercise 3: the depthwise 3x3 counted as a full 3x3 convolution")
+def _():
+    return checks.check_int("MobileNetV2 block MACs", 16 * 16 * (32 * 128 + 9 * 128 * 128 + 128 * 32),
+                            _pose().block_macs("inverted", 16, 32, expansion=4))
+
+
 def run(chapter: str | None = None) -> list[tuple[str, str, str, bool]]:
     """Run the mistakes (of one chapter): (chapter, what, printed message, passed) for each."""
     rows = []
