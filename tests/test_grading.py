@@ -22,6 +22,11 @@ sys.path.insert(0, str(ROOT / "tools"))
 import nbgrader_tag  # noqa: E402
 
 NOTEBOOKS = nbgrader_tag.notebook_paths()
+# Blank copies that are run to the end and autograded. The capstone (09) is left out for make test's time budget:
+# in fast mode it trains four hourglass networks (about 4 minutes, mostly TensorFlow tracing the training graphs),
+# and nbval already runs it to the end. Its student copy is still generated and checked (test_student_copy_is_clean),
+# and its stubs follow the same convention (answers pre-set to None, functions return None).
+RUN_BLANK = [p for p in NOTEBOOKS if not p.stem.startswith("09")]
 GRADED_EXAMPLE = "01_measuring_models"
 # One wrong answer for GRADED_EXAMPLE: conv2's MACs counted on the 28x28 input instead of its 14x14 output.
 WRONG_CELL, WRONG_SOURCE = "c3dd5400", "conv2_macs = 3 * 3 * 16 * 32 * 28 * 28\n"
@@ -111,7 +116,7 @@ def course(tmp_path_factory):
     course = tmp_path_factory.mktemp("course")
     shutil.copy(ROOT / "grading" / "nbgrader_config.py", course)
     _run_classroom("student", course=course)
-    for path in NOTEBOOKS:
+    for path in RUN_BLANK:
         blank = course / "submitted" / "blank" / path.stem
         blank.mkdir(parents=True)
         shutil.copy(course / "release" / path.stem / path.name, blank)
@@ -157,7 +162,7 @@ def test_student_copy_is_clean(course, path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", RUN_BLANK, ids=[p.stem for p in RUN_BLANK])
 def test_blank_student_copy_runs_to_the_end_and_scores_zero(course, path):
     """Run All on an untouched copy reaches the end; every checker fails (❌) without crashing; score 0."""
     root, scores = course
