@@ -57,6 +57,18 @@ class CheckResult:
         pass
 
 
+class CheckResults(list):
+    """The results of a checker that makes several checks; truthy when every one passed. Like
+    :class:`CheckResult` it displays nothing (each check printed its own line), so a checker cell shows
+    only the messages, however the notebook is run."""
+
+    def __bool__(self) -> bool:
+        return len(self) > 0 and all(bool(r) for r in self)
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
 def _report(passed: bool, name: str, detail: str = "", hint: str = "") -> CheckResult:
     if passed:
         message = f"{PASS} {name}: correct. {detail}".rstrip()
@@ -559,7 +571,7 @@ def check_ste(name: str, fn: Callable, x=(-2.5, -1.0, -0.7, 0.0, 0.2, 1.0, 1.01,
     return _report(True, name, "value sign(x), gradient 1 on [-1, 1].")
 
 
-def check_xnor(my_xnor, my_agreements, my_dot, a_bits: str, b_bits: str) -> list[CheckResult]:
+def check_xnor(my_xnor, my_agreements, my_dot, a_bits: str, b_bits: str) -> CheckResults:
     """04 Ex3: the XNOR bit string, its popcount and the ±1 dot product of two bit strings."""
     expected = "".join("1" if p == q else "0" for p, q in zip(a_bits, b_bits))
     results = []
@@ -590,11 +602,11 @@ def check_xnor(my_xnor, my_agreements, my_dot, a_bits: str, b_bits: str) -> list
                              factor=False))
     results.append(check_int("binary dot product", my_dot, 2 * agreements - len(a_bits),
                              hint="dot = agreements - disagreements = 2 * agreements - n.", factor=False))
-    return results
+    return CheckResults(results)
 
 
 def check_binary_layer_bytes(my_layer_bytes, my_layer_ratio, kernel_size: int, c_in: int, c_out: int,
-                             word_bits: int = 64) -> list[CheckResult]:
+                             word_bits: int = 64) -> CheckResults:
     """04 Ex4: bytes of a binary conv layer (signs padded to whole words per filter + a float32 alpha per
     filter) and its float32/binary ratio. Diagnoses the usual slips by recomputing them."""
     from . import binarize
@@ -622,7 +634,7 @@ def check_binary_layer_bytes(my_layer_bytes, my_layer_ratio, kernel_size: int, c
             and np.isclose(1 / my_layer_ratio, float_bytes / expected, rtol=1e-6):
         hint = "the ratio is upside down: float32 bytes / binary bytes (larger than 1)."
     results.append(check_close("float32 / binary ratio", my_layer_ratio, float_bytes / expected, rtol=1e-6, hint=hint))
-    return results
+    return CheckResults(results)
 
 
 def check_opposite_filter(opposite, kernel, index: int = 0, name: str = "opposite filter") -> CheckResult:
@@ -745,7 +757,7 @@ def check_integer_only_model(model, representative_data, name: str = "integer-on
     return _report(True, name, "every operator runs in int8.")
 
 
-def check_tradeoff_row(difference_pp, size_ratio, speedup, row, name: str = "") -> list[CheckResult]:
+def check_tradeoff_row(difference_pp, size_ratio, speedup, row, name: str = "") -> CheckResults:
     """08 Ex4: accuracy difference in percentage points, size ratio and speed-up of one table row.
 
     Answers rounded to two decimals pass; a fraction instead of points, a reversed difference and an
@@ -768,10 +780,10 @@ def check_tradeoff_row(difference_pp, size_ratio, speedup, row, name: str = "") 
             elif not label.startswith("difference") and v and np.isclose(1 / v, expected, rtol=1e-6, atol=0.005):
                 hint = f"the ratio is upside down: {how}."
         results.append(check_close(prefix + label, got, expected, rtol=1e-6, atol=0.005 + 1e-9, hint=hint))
-    return results
+    return CheckResults(results)
 
 
-def check_block(my_block: Callable, cases=(((16, 16, 24), 6, 24, 1), ((16, 16, 24), 6, 32, 2))) -> list[CheckResult]:
+def check_block(my_block: Callable, cases=(((16, 16, 24), 6, 24, 1), ((16, 16, 24), 6, 32, 2))) -> CheckResults:
     """03 Ex2: ``my_block(x, expansion, filters, stride)`` against ``mobilenet.inverted_residual_block``:
     output shape, parameters, MACs, layer sequence, ReLU6, the shortcut and the linear bottleneck."""
     import keras
@@ -779,11 +791,11 @@ def check_block(my_block: Callable, cases=(((16, 16, 24), 6, 24, 1), ((16, 16, 2
     from . import mobilenet, profile
 
     if (res := _missing("my_block", my_block)) is not None:
-        return [res]
+        return CheckResults([res])
     if not callable(my_block):
-        return [_report(False, "my_block", f"Expected a function my_block(x, expansion, filters, stride), got {describe(my_block)}.")]
+        return CheckResults([_report(False, "my_block", f"Expected a function my_block(x, expansion, filters, stride), got {describe(my_block)}.")])
     if (res := _stale("my_block", my_block)) is not None:
-        return [res]
+        return CheckResults([res])
     results = []
     for (shape, t, filters, stride) in cases:
         inp = keras.Input(shape)
@@ -819,4 +831,4 @@ def check_block(my_block: Callable, cases=(((16, 16, 24), 6, 24, 1), ((16, 16, 2
         results.append(check(isinstance(tail, keras.layers.BatchNormalization), f"{what}: linear projection",
                              f"the projection's batch norm is followed by a {type(tail).__name__}",
                              "Do not put an activation after the projection's batch norm."))
-    return results
+    return CheckResults(results)

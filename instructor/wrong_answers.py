@@ -397,13 +397,16 @@ def _():
 @mistake("09", "Exercise 3: the 3x3 convolution counted without its 9 kernel positions")
 def _():
     return checks.check_int("residual module MACs", 16 * 16 * (64 * 32 + 32 * 32 + 32 * 64),
-                            _pose().block_macs("residual", 16, 64))
+                            _pose().block_macs("residual", 16, 64),
+                            hint="Three convolutions: 1x1 from F to F/2, 3x3 on F/2 channels (9 weights per pair), "
+                                 "1x1 back to F.")
 
 
 @mistake("09", "Exercise 3: the depthwise 3x3 counted as a full 3x3 convolution")
 def _():
     return checks.check_int("MobileNetV2 block MACs", 16 * 16 * (32 * 128 + 9 * 128 * 128 + 128 * 32),
-                            _pose().block_macs("inverted", 16, 32, expansion=4))
+                            _pose().block_macs("inverted", 16, 32, expansion=4),
+                            hint="Expand 1x1 from C to tC, depthwise 3x3 (9 MACs per channel), project 1x1 from tC to C.")
 
 
 def run(chapter: str | None = None) -> list[tuple[str, str, str, bool]]:
