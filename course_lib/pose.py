@@ -26,7 +26,7 @@ from . import mobilenet, prune, pvanet
 from .data import JOINTS, LIMBS, LIMB_SIDES
 
 __all__ = ["JOINTS", "LIMBS", "upsample_nearest", "heatmaps", "decode", "bbox_size", "pck", "pck_table", "residual_module",
-           "stacked_hourglass", "inference_model", "stack_outputs", "hidden_widths", "prune_hidden_channels",
+           "stacked_hourglass", "inference_model", "stack_outputs", "hidden_widths", "channel_scores", "prune_hidden_channels",
            "draw_pose", "show_heatmaps"]
 
 STRIDE = 4   #: image pixels per heat-map pixel (64x64 images -> 16x16 heat maps)
@@ -128,14 +128,19 @@ def pck_table(pred, poses, alphas: Sequence[float] = (0.2, 0.1)) -> pd.DataFrame
 
 
 # --------------------------------------------------------------------------- the network
-def residual_module(x, filters: int, name: str):
+def residual_module(x, filters: int, name: str, hidden: int | None = None):
     """Newell's residual module (pre-activation bottleneck): BN-ReLU-1x1 (filters/2), BN-ReLU-3x3
     (filters/2), BN-ReLU-1x1 (filters), plus the input (through a 1x1 convolution when the channel
-    count changes). All convolutions have a bias, as in the original Torch code."""
-    if filters % 2:
+    count changes). All convolutions have a bias, as in the original Torch code.
+
+    ``hidden`` replaces the bottleneck width filters/2 of the two inner convolutions (a module whose
+    hidden channels were pruned, :func:`prune_hidden_channels`)."""
+    if hidden is None and filters % 2:
         raise ValueError(f"residual module '{name}': filters must be even (the bottleneck is filters/2), got {filters}")
+    if hidden is not None and (isinstance(hidden, bool) or int(hidden) != hidden or hidden < 1):
+        raise ValueError(f"residual module '{name}': hidden must be a whole number >= 1, got {hidden!r}")
     c_in = int(x.shape[-1])
-    half = filters // 2
+    half = int(hidden) if hidden is not None else filters // 2
     y = x
     for i, (k, c) in enumerate(((1, half), (3, half), (1, filters))):
         y = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn{i + 1}")(y)
@@ -147,7 +152,7 @@ def residual_module(x, filters: int, name: str):
 
 def _block(x, filters: int, name: str, block: str, expansion: int, hidden: Mapping[str, int]):
     if block == "residual":
-        return residual_module(x, filters, name)
+        return residual_module(x, filters, name, hidden=hidden.get(name))
     return mobilenet.inverted_residual_block(x, expansion, filters, 1, name=name, bn_momentum=0.9,
                                              hidden=hidden.get(name))
 
@@ -314,34 +319,91 @@ def truncate_stacks(model: keras.Model, stacks: int, config: Mapping) -> keras.M
 
 # --------------------------------------------------------------------------- structured pruning
 def hidden_widths(model: keras.Model) -> dict[str, int]:
-    """``{block name: hidden width}`` of every MobileNetV2 block with an expansion layer."""
-    return {layer.name[: -len("_expand")]: int(layer.filters) for layer in model.layers
-            if layer.name.endswith("_expand") and isinstance(layer, keras.layers.Conv2D)}
+    """``{block name: hidden width}`` of every block with hidden channels: the expansion layer of a
+    MobileNetV2 block, or the bottleneck (first two convolutions) of a residual module."""
+    widths = {}
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D) and layer.name.endswith("_expand"):
+            widths[layer.name[: -len("_expand")]] = int(layer.filters)
+        elif isinstance(layer, keras.layers.Conv2D) and layer.name.endswith("_conv1"):
+            widths[layer.name[: -len("_conv1")]] = int(layer.filters)
+    return widths
 
 
-def prune_hidden_channels(model: keras.Model, fraction: float, config: Mapping) -> tuple[keras.Model, dict]:
-    """Channel pruning of the MobileNetV2 blocks: in every block drop the ``fraction`` of the expansion
-    layer's filters with the smallest L1 norm (:func:`course_lib.prune.filter_l1_norms`), together with
-    their batch-norm channels, depthwise filters and the projection's matching input weights.
+PRUNING_CRITERIA = ("l1", "gamma", "random")
 
-    The hidden layer sits *inside* a block, between two 1x1 convolutions, so removing its channels never
-    touches the skip connections (whose two branches would need the same channels removed). Returns
-    ``(smaller dense model, {block: kept indices})``; ``config`` is the builder's keyword arguments.
+
+def _hidden_layers(model: keras.Model, block: str) -> list[tuple[str, str, list[str]]]:
+    """Per hidden layer of a block: (conv producing it, batch norm that normalises it, layers sliced)."""
+    names = {layer.name for layer in model.layers}
+    if f"{block}_expand" in names:
+        return [(f"{block}_expand", f"{block}_expand_BN",
+                 [f"{block}_expand", f"{block}_expand_BN", f"{block}_depthwise", f"{block}_depthwise_BN",
+                  f"{block}_project"])]
+    # Pre-activation residual module: conv1 -> bn2 -> relu -> conv2 (3x3) -> bn3 -> relu -> conv3.
+    return [(f"{block}_conv1", f"{block}_bn2", [f"{block}_conv1", f"{block}_bn2"]),
+            (f"{block}_conv2", f"{block}_bn3", [f"{block}_bn3", f"{block}_conv3"])]
+
+
+def channel_scores(model: keras.Model, criterion: str = "l1", seed: int = 0) -> dict[str, list[np.ndarray]]:
+    """How important each hidden channel looks, per block: ``{block: [scores of each hidden layer]}``.
+
+    - ``"l1"``: L1 norm of the convolution filter that produces the channel. A batch norm follows that
+      convolution and divides the channel by its own standard deviation, so the filter's scale
+      cancels out: L1 measures the initialisation more than the channel's use (scale-blind).
+    - ``"gamma"``: ``|γ|`` of that batch norm (Liu et al. 2017, Network Slimming): the scale the channel
+      really leaves the layer with.
+    - ``"random"``: a random score, the control any criterion must beat.
+    """
+    if criterion not in PRUNING_CRITERIA:
+        raise ValueError(f"criterion must be one of {PRUNING_CRITERIA}, got {criterion!r}")
+    rng = np.random.default_rng(seed)
+    scores = {}
+    for block in hidden_widths(model):
+        per_layer = []
+        for conv, bn, _ in _hidden_layers(model, block):
+            if criterion == "l1":
+                per_layer.append(prune.filter_l1_norms(model.get_layer(conv)))
+            elif criterion == "gamma":
+                per_layer.append(np.abs(np.asarray(model.get_layer(bn).gamma, np.float64)))
+            else:
+                per_layer.append(rng.random(int(model.get_layer(conv).filters)))
+        scores[block] = per_layer
+    return scores
+
+
+def prune_hidden_channels(model: keras.Model, fraction: float, config: Mapping, criterion: str = "l1",
+                          seed: int = 0) -> tuple[keras.Model, dict]:
+    """Channel pruning of the blocks' hidden layers, rebuilt as a smaller dense model.
+
+    In every block drop the ``fraction`` of hidden channels with the lowest :func:`channel_scores`
+    (``criterion`` ``"l1"``, ``"gamma"`` or ``"random"``), together with their batch-norm channels and
+    the next convolution's matching input weights: the expansion layer of a MobileNetV2 block, or both
+    bottleneck layers of a residual module (each ranked on its own).
+
+    The hidden layers sit *inside* a block, so removing their channels never touches the skip
+    connections (whose two branches would need the same channels removed). Returns
+    ``(smaller dense model, {block: [kept indices of each hidden layer]})``; ``config`` is the builder's
+    keyword arguments.
     """
     fraction = prune.check_sparsity(fraction, "fraction of hidden channels to remove")
-    widths = hidden_widths(model)
-    if not widths:
-        raise prune.PruningError(f"model '{model.name}' has no MobileNetV2 expansion layers to prune "
-                                 f"(build it with block='inverted')")
+    scores = channel_scores(model, criterion, seed)
+    if not scores:
+        raise prune.PruningError(f"model '{model.name}' has no hidden layers to prune (no MobileNetV2 "
+                                 f"expansion layer, no residual module)")
     keep_blocks, keep_layers = {}, {}
-    for block_name, width in widths.items():
-        n_keep = max(1, int(round((1 - fraction) * width)))
-        kept = prune.keep_largest(prune.filter_l1_norms(model.get_layer(f"{block_name}_expand")), n_keep)
-        keep_blocks[block_name] = kept
-        for suffix in ("_expand", "_expand_BN", "_depthwise", "_depthwise_BN", "_project"):
-            keep_layers[block_name + suffix] = kept
-    hidden = {b: len(k) for b, k in keep_blocks.items()}
-    small = stacked_hourglass(**{**dict(config), "hidden": hidden, "name": f"{model.name}_pruned"})
+    for block, per_layer in scores.items():
+        kept_list = [prune.keep_largest(s, max(1, int(round((1 - fraction) * len(s))))) for s in per_layer]
+        keep_blocks[block] = kept_list
+        for (_, _, sliced), kept in zip(_hidden_layers(model, block), kept_list):
+            for layer_name in sliced:
+                keep_layers[layer_name] = kept
+        if len(kept_list) == 2:  # the 3x3 conv of a residual module loses inputs and outputs
+            keep_layers[f"{block}_conv2"] = {-2: kept_list[0], -1: kept_list[1]}   # kernel (3, 3, in, out)
+    widths = {b: len(k[0]) for b, k in keep_blocks.items()}
+    if any(len(k) == 2 and len(k[0]) != len(k[1]) for k in keep_blocks.values()):
+        raise prune.PruningError("both bottleneck layers of a residual module must keep the same width")
+    small = stacked_hourglass(**{**dict(config), "hidden": widths, "name": f"{model.name}_pruned"})
     prune.transfer_sliced_weights(model, small, keep_layers)
     return small, keep_blocks
 

@@ -673,14 +673,17 @@ def channel_table(model: keras.Model, pruned: keras.Model) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def transfer_sliced_weights(source: keras.Model, target: keras.Model, keep: Mapping[str, np.ndarray]) -> keras.Model:
+def transfer_sliced_weights(source: keras.Model, target: keras.Model,
+                            keep: Mapping[str, np.ndarray | Mapping[int, np.ndarray]]) -> keras.Model:
     """Copy weights from ``source`` into a smaller ``target`` built with the same layer names.
 
     For a layer listed in ``keep`` every weight axis that is shorter in ``target`` takes the source's
-    entries at ``keep[layer name]`` (the kept channels); other weights are copied as they are. This is
-    how a channel-pruned model is rebuilt as a smaller *dense* model when the network is not a plain
-    chain: the builder makes the narrower layers, this fills them. Raises :class:`PruningError` naming
-    the layer when a weight cannot be matched.
+    entries at ``keep[layer name]`` (the kept channels); other weights are copied as they are. When a
+    layer loses channels on two axes (a convolution between two pruned layers), give
+    ``{axis: indices}`` with negative axes, e.g. ``{-2: kept inputs, -1: kept outputs}``: axis -1 is
+    then also the bias's only axis. This is how a channel-pruned model is rebuilt as a smaller *dense*
+    model when the network is not a plain chain: the builder makes the narrower layers, this fills
+    them. Raises :class:`PruningError` naming the layer when a weight cannot be matched.
     """
     for layer in target.layers:
         if not layer.weights:
@@ -695,11 +698,12 @@ def transfer_sliced_weights(source: keras.Model, target: keras.Model, keep: Mapp
             for axis, (a, b) in enumerate(zip(w_src.shape, w_dst.shape)):
                 if a == b:
                     continue
-                if kept is None or len(kept) != b:
+                idx = kept.get(axis - w_src.ndim) if isinstance(kept, Mapping) else kept
+                if idx is None or len(idx) != b:
                     raise PruningError(f"layer '{layer.name}': weight of shape {w_src.shape} must become "
-                                       f"{w_dst.shape}, but keep gives {None if kept is None else len(kept)} "
+                                       f"{w_dst.shape}, but keep gives {None if idx is None else len(idx)} "
                                        f"indices for axis {axis}")
-                w_src = np.take(w_src, np.asarray(kept), axis=axis)
+                w_src = np.take(w_src, np.asarray(idx), axis=axis)
             if w_src.shape != w_dst.shape:
                 raise PruningError(f"layer '{layer.name}': cannot match weight shapes {w_src.shape} and {w_dst.shape}")
             new.append(w_src)

@@ -196,7 +196,7 @@ def test_prune_hidden_channels_is_exact_when_the_dropped_channels_are_silenced()
     assert all(w == 32 for w in pose.hidden_widths(small).values())
     assert profile.count_macs(small) < profile.count_macs(model)
     # Silence the dropped hidden channels in the original (zero their projection weights): same outputs.
-    for block, idx in kept.items():
+    for block, (idx,) in kept.items():
         layer = model.get_layer(f"{block}_project")
         w = layer.get_weights()
         drop = np.setdiff1d(np.arange(w[0].shape[2]), idx)
@@ -206,10 +206,52 @@ def test_prune_hidden_channels_is_exact_when_the_dropped_channels_are_silenced()
     np.testing.assert_allclose(small.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-4, atol=1e-4)
 
 
-def test_prune_hidden_channels_needs_inverted_blocks():
+def test_prune_hidden_channels_of_residual_modules_is_exact_when_silenced():
+    """Residual modules: both bottleneck layers lose channels (each ranked on its own); silencing the
+    dropped channels' outgoing weights in the original gives the pruned model's output exactly."""
     config = dict(features=16, stem_widths=(16, 16), stacks=1, depth=2, input_shape=(32, 32, 3))
-    with pytest.raises(prune.PruningError, match="no MobileNetV2 expansion"):
-        pose.prune_hidden_channels(pose.stacked_hourglass(**config), 0.5, config)
+    keras.utils.set_random_seed(0)
+    model = pose.stacked_hourglass(**config)
+    for layer in model.layers:   # random batch-norm statistics, so every criterion ranks differently
+        if isinstance(layer, keras.layers.BatchNormalization):
+            rng = np.random.default_rng(len(layer.name))
+            g, b, m, v = layer.get_weights()
+            layer.set_weights([rng.normal(1, 0.5, g.shape), rng.normal(0, 0.2, b.shape), rng.normal(0, 0.2, m.shape),
+                               rng.uniform(0.5, 2, v.shape)])
+    for criterion in pose.PRUNING_CRITERIA:
+        small, kept = pose.prune_hidden_channels(model, 0.5, config, criterion=criterion)
+        assert all(w == 4 for w in pose.hidden_widths(small).values())
+        assert profile.count_macs(small) < profile.count_macs(model)
+        silenced = keras.models.clone_model(model)
+        silenced.set_weights(model.get_weights())
+        for block, (k1, k2) in kept.items():
+            for conv, idx in ((f"{block}_conv2", k1), (f"{block}_conv3", k2)):
+                w = silenced.get_layer(conv).get_weights()
+                w[0][:, :, np.setdiff1d(np.arange(w[0].shape[2]), idx), :] = 0
+                silenced.get_layer(conv).set_weights(w)
+        x = np.random.default_rng(0).random((2, 32, 32, 3)).astype(np.float32)
+        np.testing.assert_allclose(small.predict(x, verbose=0), silenced.predict(x, verbose=0), rtol=1e-4, atol=1e-4)
+
+
+def test_channel_scores_gamma_ranks_by_batch_norm_scale_and_l1_is_scale_blind():
+    config = dict(features=16, stem_widths=(16, 16), stacks=1, depth=2, input_shape=(32, 32, 3))
+    keras.utils.set_random_seed(0)
+    model = pose.stacked_hourglass(**config)
+    bn = model.get_layer("hg1_bottom_bn2")
+    g, b, m, v = bn.get_weights()
+    g = np.linspace(0.1, 2.0, g.size).astype(np.float32)
+    bn.set_weights([g, b, m, v])
+    gamma = pose.channel_scores(model, "gamma")["hg1_bottom"][0]
+    np.testing.assert_allclose(gamma, g, rtol=1e-6)
+    # Doubling a conv1 filter doubles its L1 norm, but the batch norm after it cancels the scale.
+    conv = model.get_layer("hg1_bottom_conv1")
+    w = conv.get_weights()
+    before = pose.channel_scores(model, "l1")["hg1_bottom"][0]
+    w[0][..., 0] *= 2
+    conv.set_weights(w)
+    assert pose.channel_scores(model, "l1")["hg1_bottom"][0][0] == pytest.approx(2 * before[0])
+    with pytest.raises(ValueError, match="criterion"):
+        pose.channel_scores(model, "l2")
 
 
 def test_truncate_stacks_keeps_the_first_stack_exactly():
