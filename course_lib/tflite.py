@@ -521,7 +521,7 @@ def summary(model_bytes: bytes) -> ModelSummary:
         float_ops=float_ops(model_bytes), ops=pd.DataFrame(op_rows), tensors=tensors)
 
 
-# --- reading the flatbuffer itself: where the bytes go, what the operators cost ---------------------
+# --- reading the flatbuffer itself: where the bytes go, what the operators cost -------------
 # The functions below parse the file with the LiteRT flatbuffer schema (the generated Python classes
 # that ship with ai_edge_litert, or TensorFlow's copy), not with the interpreter: they see exactly
 # what is stored, including float16 weights that the interpreter would dequantize.
@@ -529,7 +529,8 @@ def summary(model_bytes: bytes) -> ModelSummary:
 #: Input slots (kernel, bias) of the operators that hold learned weights: CONV_2D's filter is
 #: input 1 and its bias input 2; TRANSPOSE_CONV reads (output shape, filter, input, bias).
 KERNEL_SLOTS: dict[str, tuple[int, int]] = {
-    "CONV_2D": (1, 2), "DEPTHWISE_CONV_2D": (1, 2), "FULLY_CONNECTED": (1, 2), "TRANSPOSE_CONV": (1, 3),
+    "CONV_2D": (1, 2), "DEPTHWISE_CONV_2D": (1, 2), "FULLY_CONNECTED": (1, 2),
+    "TRANSPOSE_CONV": (1, 3),
 }
 
 #: The parts :func:`size_breakdown` splits a file into, in display order.
@@ -546,7 +547,8 @@ def _schema():
 
 
 def parse(model_bytes: bytes):
-    """The flatbuffer as Python objects (``schema_py_generated.ModelT``: subgraphs, tensors, buffers)."""
+    """The flatbuffer as Python objects (``schema_py_generated.ModelT``: subgraphs, tensors,
+    buffers)."""
     _check_model_bytes(model_bytes)
     return _schema().ModelT.InitFromPackedBuf(bytes(model_bytes), 0)
 
@@ -564,12 +566,13 @@ def _tensor_type_name(type_code: int) -> str:
 
 
 def _roles(model, subgraph) -> dict[int, str]:
-    """Tensor index -> "weights" or "biases" for the tensors conv/dense operators read as kernel or bias.
+    """Tensor index -> "weights" or "biases": what conv/dense operators read as kernel or bias.
 
     A kernel stored compressed (float16, or int8 in some files) reaches the op through a DEQUANTIZE,
     so the role is traced back to the stored tensor."""
     names = _op_names(model)
-    producer = {out: op for op in subgraph.operators for out in (op.outputs if op.outputs is not None else [])}
+    producer = {int(out): op for op in subgraph.operators
+                for out in (op.outputs if op.outputs is not None else [])}
     roles: dict[int, str] = {}
     for op in subgraph.operators:
         for role, slot in zip(("weights", "biases"), KERNEL_SLOTS.get(names[op.opcodeIndex], ())):
@@ -604,14 +607,15 @@ def constants(model_bytes: bytes) -> pd.DataFrame:
                 continue
             seen.add(tensor.buffer)
             shape = tuple(int(d) for d in (tensor.shape if tensor.shape is not None else ()))
-            rows.append({"tensor": tensor.name.decode(errors="replace"), "dtype": _tensor_type_name(tensor.type),
-                         "shape": shape, "role": roles.get(index, "other"),
+            rows.append({"tensor": tensor.name.decode(errors="replace"),
+                         "dtype": _tensor_type_name(tensor.type), "shape": shape,
+                         "role": roles.get(index, "other"),
                          "elements": int(np.prod(shape, dtype=np.int64)), "bytes": size})
     return pd.DataFrame(rows, columns=["tensor", "dtype", "shape", "role", "elements", "bytes"])
 
 
 def _quantization_bytes(model) -> int:
-    """Bytes of the quantization tables of every tensor: float32 scales, mins, maxes, int64 zero points."""
+    """Bytes of all quantization tables (float32 scales, mins and maxes; int64 zero points)."""
     total = 0
     for subgraph in model.subgraphs:
         for tensor in subgraph.tensors:
@@ -624,7 +628,7 @@ def _quantization_bytes(model) -> int:
 
 
 def size_breakdown(model_bytes: bytes) -> dict[str, int]:
-    """Where a flatbuffer's bytes go; the parts (:data:`SIZE_PARTS`) sum exactly to ``len(model_bytes)``.
+    """Where a flatbuffer's bytes go: the parts (:data:`SIZE_PARTS`) sum to ``len(model_bytes)``.
 
     - ``weights``: conv/dense kernels (the numbers you quantize or prune);
     - ``biases``: their bias vectors (int32 in an int8 model, float otherwise);
@@ -646,7 +650,7 @@ def size_breakdown(model_bytes: bytes) -> dict[str, int]:
 
 
 def _op_macs(name: str, op, tensors) -> int:
-    """Multiply-accumulates of one conv/dense operator, from its tensors' shapes (0 for other ops)."""
+    """Multiply-accumulates of one conv/dense operator from its tensors' shapes (0 for others)."""
     if name not in KERNEL_SLOTS:
         return 0
 
@@ -654,7 +658,7 @@ def _op_macs(name: str, op, tensors) -> int:
         return [int(d) for d in tensors[(op.outputs if outputs else op.inputs)[slot]].shape]
 
     kernel, out = shape(1), shape(0, outputs=True)
-    if name == "CONV_2D":  # kernel (out_c, kh, kw, in_c / groups): per output value kh*kw*in_c/groups
+    if name == "CONV_2D":  # kernel (out_c, kh, kw, in_c / groups): kh*kw*in_c/groups per output
         return int(np.prod(out, dtype=np.int64)) * int(np.prod(kernel[1:], dtype=np.int64))
     if name == "DEPTHWISE_CONV_2D":  # kernel (1, kh, kw, out_c): per output value kh*kw
         return int(np.prod(out, dtype=np.int64)) * kernel[1] * kernel[2]
@@ -676,5 +680,6 @@ def macs(model_bytes: bytes) -> int:
     total = 0
     for subgraph in model.subgraphs:
         names = _op_names(model)
-        total += sum(_op_macs(names[op.opcodeIndex], op, subgraph.tensors) for op in subgraph.operators)
+        total += sum(_op_macs(names[op.opcodeIndex], op, subgraph.tensors)
+                     for op in subgraph.operators)
     return int(total)

@@ -1,7 +1,7 @@
 """course_lib.tflite.size_breakdown / constants / macs: reading a flatbuffer with the schema.
 
-One small CNN with every operator the MAC counter knows (conv, depthwise, separable, transposed conv,
-dense), converted once per mode; every number is compared with what the Keras model says.
+One small CNN with every operator the MAC counter knows (conv, depthwise, separable, transposed
+conv, dense), converted once per mode; every number is compared with what the Keras model says.
 """
 import keras
 import numpy as np
@@ -36,7 +36,7 @@ def flatbuffers(cnn):
 
 
 def kernel_params(model) -> int:
-    """Elements of every conv/dense kernel (not biases, not batch-norm): what "weights" should hold."""
+    """Elements of every conv/dense kernel (no biases, no batch norm): what "weights" holds."""
     return sum(int(np.prod(w.shape)) for layer in model.layers if isinstance(layer, KERNEL_LAYERS)
                for w in layer.weights if "kernel" in w.path)
 
