@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import bench, config, tflite
+from . import bench, config, plots, tflite
 
 #: The landmark models ``@mediapipe/pose`` ships, smallest first.
 MODELS = ("lite", "full", "heavy")
@@ -46,11 +46,11 @@ INPUT_SIZE, HEATMAP_SIZE = 256, 64
 #: The 33 documented landmarks, in the model's order ("left" is the person's left).
 LANDMARKS = (
     "nose", "left eye (inner)", "left eye", "left eye (outer)", "right eye (inner)", "right eye",
-    "right eye (outer)", "left ear", "right ear", "mouth (left)", "mouth (right)", "left shoulder",
-    "right shoulder", "left elbow", "right elbow", "left wrist", "right wrist", "left pinky",
-    "right pinky", "left index", "right index", "left thumb", "right thumb", "left hip", "right hip",
-    "left knee", "right knee", "left ankle", "right ankle", "left heel", "right heel",
-    "left foot index", "right foot index")
+    "right eye (outer)", "left ear", "right ear", "mouth (left)", "mouth (right)",
+    "left shoulder", "right shoulder", "left elbow", "right elbow", "left wrist", "right wrist",
+    "left pinky", "right pinky", "left index", "right index", "left thumb", "right thumb",
+    "left hip", "right hip", "left knee", "right knee", "left ankle", "right ankle",
+    "left heel", "right heel", "left foot index", "right foot index")
 
 #: Lines of the BlazePose skeleton between the landmarks above (face, arms and hands, torso, legs).
 CONNECTIONS = (
@@ -58,7 +58,8 @@ CONNECTIONS = (
     (11, 13), (13, 15), (15, 17), (15, 19), (15, 21), (17, 19),
     (12, 14), (14, 16), (16, 18), (16, 20), (16, 22), (18, 20),
     (11, 12), (11, 23), (12, 24), (23, 24),
-    (23, 25), (25, 27), (27, 29), (29, 31), (27, 31), (24, 26), (26, 28), (28, 30), (30, 32), (28, 32))
+    (23, 25), (25, 27), (27, 29), (29, 31), (27, 31),
+    (24, 26), (26, 28), (28, 30), (30, 32), (28, 32))
 
 
 # --------------------------------------------------------------------------- finding the models
@@ -70,14 +71,15 @@ def model_dir() -> Path:
 
 
 def model_path(name: str = "lite") -> Path:
-    """Path of ``pose_landmark_<name>.tflite``; a clear error if the npm package is not installed."""
+    """Path of ``pose_landmark_<name>.tflite``; a clear error if the npm package is missing."""
     if name not in MODELS:
         raise ValueError(f"name must be one of {MODELS}, not {name!r}")
     path = model_dir() / f"pose_landmark_{name}.tflite"
     if not path.is_file():
-        raise FileNotFoundError(f"BlazePose model not found at {path}: the npm package @mediapipe/pose is "
-                                f"not installed. Run `make install` (npm ci) in the repository, or set "
-                                f"{ENV_VAR} to a node_modules folder that has it.")
+        raise FileNotFoundError(f"BlazePose model not found at {path}: the npm package "
+                                f"@mediapipe/pose is not installed. Run `make install` (npm ci) in "
+                                f"the repository, or set {ENV_VAR} to a node_modules folder "
+                                f"that has it.")
     return path
 
 
@@ -103,8 +105,9 @@ class Description:
 
     def as_row(self) -> dict:
         """One table row: numbers stay numbers (bytes, counts, ms)."""
-        row = {"model": self.name, "file bytes": self.file_bytes, "weight format": self.weight_format,
-               "params": self.params, "MACs": self.macs, "input": self.input_shape}
+        row = {"model": self.name, "file bytes": self.file_bytes,
+               "weight format": self.weight_format, "params": self.params, "MACs": self.macs,
+               "input": self.input_shape}
         for threads, timing in self.timings.items():
             row[f"median ms ({threads} thr)"] = timing.median_ms
             row[f"IQR ms ({threads} thr)"] = timing.iqr_ms
@@ -129,8 +132,9 @@ def _shapes(model_bytes: bytes) -> tuple[tuple, dict]:
 
 def time_threads(model_bytes: bytes, threads=(1, 2), repeats: int | None = None,
                  rounds: int = 3) -> dict:
-    """Latency of ``model_bytes`` at each thread count, interleaved (:func:`course_lib.bench.interleaved`)
-    so that load from elsewhere on the machine hits every setting alike. Returns threads -> Timing."""
+    """Latency of ``model_bytes`` at each thread count, interleaved
+    (:func:`course_lib.bench.interleaved`) so that load from elsewhere on the machine hits every
+    setting alike. Returns ``{threads: bench.Timing}``."""
     timers = {t: (lambda t=t: bench.time_interpreter(model_bytes, num_threads=t, repeats=repeats))
               for t in threads}
     return bench.interleaved(timers, rounds=rounds) if timers else {}
@@ -162,7 +166,7 @@ def table(descriptions) -> pd.DataFrame:
     return pd.DataFrame([d.as_row() for d in descriptions])
 
 
-# --------------------------------------------------------------------------- running on a photograph
+# ------------------------------------------------------------------------ running on a photograph
 def sample_photo() -> np.ndarray:
     """Grace Hopper's portrait (600x512 RGB, uint8), shipped in matplotlib's sample data: a real
     photograph that needs no download."""
@@ -182,7 +186,8 @@ def body_crop(image: np.ndarray, body_height: float = 2.3) -> tuple[np.ndarray, 
     of the photo in it, to map points back to the photo's pixels.
     """
     if body_height < 1:
-        raise ValueError(f"body_height must be at least 1 (the square holds the photo), got {body_height}")
+        raise ValueError(f"body_height must be at least 1 (the square holds the photo), "
+                         f"got {body_height}")
     h, w = image.shape[:2]
     side = max(int(round(body_height * h)), w)
     canvas = np.zeros((side, side, 3), image.dtype)
@@ -206,8 +211,9 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _outputs_by_shape(interp) -> dict:
-    """The landmark, pose-score and heat-map outputs, found by shape (their names are Identity_*)."""
-    wanted = {"landmarks": (1, 195), "score": (1, 1), "heatmap": (1, HEATMAP_SIZE, HEATMAP_SIZE, 39)}
+    """The landmark, pose-score and heat-map outputs, found by shape (they are named Identity_*)."""
+    wanted = {"landmarks": (1, 195), "score": (1, 1),
+              "heatmap": (1, HEATMAP_SIZE, HEATMAP_SIZE, 39)}
     found = {}
     for detail in interp.get_output_details():
         for key, shape in wanted.items():
@@ -252,16 +258,17 @@ def landmarks(model_bytes: bytes, image: np.ndarray | None = None, body_height: 
     raw = out["landmarks"].reshape(39, 5)
     scale = square.shape[0] / INPUT_SIZE  # photo pixels per crop pixel
     points = raw[:, :2] * scale - np.array([left, top])
-    box = (left / scale, top / scale, (left + image.shape[1]) / scale, (top + image.shape[0]) / scale)
+    h, w = image.shape[:2]
+    box = (left / scale, top / scale, (left + w) / scale, (top + h) / scale)
     return Landmarks(points=points, visibility=_sigmoid(raw[:, 3]), presence=_sigmoid(raw[:, 4]),
-                     score=float(out["score"].item()), heatmap=_sigmoid(out["heatmap"][0]), crop=x[0],
-                     photo_box=box, image=image)
+                     score=float(out["score"].item()), heatmap=_sigmoid(out["heatmap"][0]),
+                     crop=x[0], photo_box=box, image=image)
 
 
 def draw(result: Landmarks, heatmap_of: int = 0, threshold: float = 0.5, title: str = ""):
-    """Left: the photo with the skeleton (points above ``threshold`` visibility as dots, the others as
-    crosses). Right: the heat map of landmark ``heatmap_of`` (64x64, shown over the model's 256x256
-    input, zoomed to the part where the photo lies)."""
+    """Left: the photo with the skeleton (points above ``threshold`` visibility as dots, the others
+    as crosses). Right: the heat map of landmark ``heatmap_of`` (64x64, shown over the model's
+    256x256 input, zoomed to the part where the photo lies)."""
     import matplotlib.pyplot as plt
 
     fig, (ax, ax_hm) = plt.subplots(1, 2, figsize=(10, 5.2))
@@ -270,15 +277,18 @@ def draw(result: Landmarks, heatmap_of: int = 0, threshold: float = 0.5, title: 
     for a, b in CONNECTIONS:
         ax.plot(pts[[a, b], 0], pts[[a, b], 1], color="white", lw=1.5, alpha=0.8)
     seen = result.visibility[:33] > threshold
-    ax.scatter(*pts[:33][seen].T, s=18, color="#009E73", zorder=3, label=f"visibility > {threshold}")
-    ax.scatter(*pts[:33][~seen].T, s=18, color="#D55E00", marker="x", zorder=3, label="hidden (guessed)")
+    ax.scatter(*pts[:33][seen].T, s=18, color=plots.PALETTE[2], zorder=3,
+               label=f"visibility > {threshold}")
+    ax.scatter(*pts[:33][~seen].T, s=18, color=plots.PALETTE[3], marker="x", zorder=3,
+               label="hidden (guessed)")
     ax.set_xlim(0, image.shape[1])
     ax.set_ylim(image.shape[0], 0)
     ax.legend(loc="lower left", fontsize=8, frameon=True)
     ax.set_title(title or f"33 landmarks in the photo (pose score {result.score:.2f})", fontsize=10)
     heat = result.heatmap[..., heatmap_of]
     ax_hm.imshow(result.crop, extent=(0, INPUT_SIZE, INPUT_SIZE, 0))
-    ax_hm.imshow(heat, cmap="magma", alpha=0.85 * heat, vmin=0, vmax=1, extent=(0, INPUT_SIZE, INPUT_SIZE, 0))
+    ax_hm.imshow(heat, cmap="magma", alpha=0.85 * heat, vmin=0, vmax=1,
+                 extent=(0, INPUT_SIZE, INPUT_SIZE, 0))
     x0, y0, x1, y1 = result.photo_box
     ax_hm.set_xlim(x0, x1)
     ax_hm.set_ylim(y1, y0)

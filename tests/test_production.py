@@ -1,4 +1,4 @@
-"""course_lib.production: the BlazePose landmark models of node_modules/@mediapipe/pose (make install).
+"""course_lib.production: BlazePose landmark models of node_modules/@mediapipe/pose (make install).
 
 Only the lite model is run (about 0.1 s per call); latency is timed with a handful of repeats.
 """
@@ -70,7 +70,7 @@ def test_input_is_in_zero_one(found):
 def test_visible_keypoints_fall_inside_the_photo(found):
     h, w = found.image.shape[:2]
     assert found.score > 0.5 and found.points.shape == (39, 2)
-    face = found.points[:11]  # nose, eyes, ears, mouth: where the face is (middle half, 2nd quarter)
+    face = found.points[:11]  # nose, eyes, ears, mouth: in the face (middle half, second quarter)
     assert np.all((face[:, 0] > w / 4) & (face[:, 0] < 3 * w / 4))
     assert np.all((face[:, 1] > h / 4) & (face[:, 1] < h / 2))
     shoulders = found.points[[11, 12]]
@@ -80,7 +80,8 @@ def test_visible_keypoints_fall_inside_the_photo(found):
 
 
 def test_heatmap_peaks_near_the_regressed_nose(found):
-    assert found.heatmap.shape == (64, 64, 39) and 0 <= found.heatmap.min() and found.heatmap.max() <= 1
+    assert found.heatmap.shape == (64, 64, 39)
+    assert 0 <= found.heatmap.min() and found.heatmap.max() <= 1
     row, col = np.unravel_index(found.heatmap[..., 0].argmax(), (64, 64))
     scale = (found.photo_box[2] - found.photo_box[0]) / found.image.shape[1]  # crop px per photo px
     nose = np.array(found.photo_box[:2]) + found.points[0] * scale  # in crop pixels (256x256)
