@@ -519,3 +519,167 @@ def summary(model_bytes: bytes) -> ModelSummary:
         weight_bytes={k: int(v) for k, v in weights.sort_values(ascending=False).items()},
         input=io(interp.get_input_details()[0]), output=io(interp.get_output_details()[0]),
         float_ops=float_ops(model_bytes), ops=pd.DataFrame(op_rows), tensors=tensors)
+
+
+# --- reading the flatbuffer itself: where the bytes go, what the operators cost -------------
+# The functions below parse the file with the LiteRT flatbuffer schema (the generated Python classes
+# that ship with ai_edge_litert, or TensorFlow's copy), not with the interpreter: they see exactly
+# what is stored, including float16 weights that the interpreter would dequantize.
+
+#: Input slots (kernel, bias) of the operators that hold learned weights: CONV_2D's filter is
+#: input 1 and its bias input 2; TRANSPOSE_CONV reads (output shape, filter, input, bias).
+KERNEL_SLOTS: dict[str, tuple[int, int]] = {
+    "CONV_2D": (1, 2), "DEPTHWISE_CONV_2D": (1, 2), "FULLY_CONNECTED": (1, 2),
+    "TRANSPOSE_CONV": (1, 3),
+}
+
+#: The parts :func:`size_breakdown` splits a file into, in display order.
+SIZE_PARTS = ("weights", "biases", "quantization", "other constants", "graph")
+
+
+def _schema():
+    """The flatbuffer schema's Python classes: ai_edge_litert's copy, else TensorFlow's."""
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+    except ImportError:  # pragma: no cover - exercised only where ai-edge-litert is not installed
+        from tensorflow.lite.python import schema_py_generated as schema
+    return schema
+
+
+def parse(model_bytes: bytes):
+    """The flatbuffer as Python objects (``schema_py_generated.ModelT``: subgraphs, tensors,
+    buffers)."""
+    _check_model_bytes(model_bytes)
+    return _schema().ModelT.InitFromPackedBuf(bytes(model_bytes), 0)
+
+
+def _op_names(model) -> list[str]:
+    """Operator name per operator code (builtin codes above 127 live in ``builtinCode`` only)."""
+    names = {v: k for k, v in vars(_schema().BuiltinOperator).items() if not k.startswith("_")}
+    return [code.customCode.decode() if code.customCode else names.get(max(code.builtinCode,
+            code.deprecatedBuiltinCode), "UNKNOWN") for code in model.operatorCodes]
+
+
+def _tensor_type_name(type_code: int) -> str:
+    names = {v: k for k, v in vars(_schema().TensorType).items() if not k.startswith("_")}
+    return names.get(type_code, "UNKNOWN").lower()
+
+
+def _roles(model, subgraph) -> dict[int, str]:
+    """Tensor index -> "weights" or "biases": what conv/dense operators read as kernel or bias.
+
+    A kernel stored compressed (float16, or int8 in some files) reaches the op through a DEQUANTIZE,
+    so the role is traced back to the stored tensor."""
+    names = _op_names(model)
+    producer = {int(out): op for op in subgraph.operators
+                for out in (op.outputs if op.outputs is not None else [])}
+    roles: dict[int, str] = {}
+    for op in subgraph.operators:
+        for role, slot in zip(("weights", "biases"), KERNEL_SLOTS.get(names[op.opcodeIndex], ())):
+            index = int(op.inputs[slot]) if slot < len(op.inputs) else -1
+            while index in producer and names[producer[index].opcodeIndex] == "DEQUANTIZE":
+                index = int(producer[index].inputs[0])
+            if index >= 0:
+                roles[index] = role
+    return roles
+
+
+def _buffer_bytes(buffer) -> int:
+    """Bytes of one buffer: its data inside the flatbuffer, or ``size`` when stored after it."""
+    if buffer.data is not None:
+        return len(buffer.data)
+    return int(buffer.size) if buffer.offset > 1 else 0
+
+
+def constants(model_bytes: bytes) -> pd.DataFrame:
+    """One row per constant buffer: the first tensor using it, dtype, shape, role, elements, bytes.
+
+    ``role`` is "weights" (a conv/dense kernel), "biases", or "other" (shape vectors, paddings,
+    lookup tables...). A buffer shared by several tensors is listed once.
+    """
+    model = parse(model_bytes)
+    rows, seen = [], set()
+    for subgraph in model.subgraphs:
+        roles = _roles(model, subgraph)
+        for index, tensor in enumerate(subgraph.tensors):
+            size = _buffer_bytes(model.buffers[tensor.buffer])
+            if size == 0 or tensor.buffer in seen:
+                continue
+            seen.add(tensor.buffer)
+            shape = tuple(int(d) for d in (tensor.shape if tensor.shape is not None else ()))
+            rows.append({"tensor": tensor.name.decode(errors="replace"),
+                         "dtype": _tensor_type_name(tensor.type), "shape": shape,
+                         "role": roles.get(index, "other"),
+                         "elements": int(np.prod(shape, dtype=np.int64)), "bytes": size})
+    return pd.DataFrame(rows, columns=["tensor", "dtype", "shape", "role", "elements", "bytes"])
+
+
+def _quantization_bytes(model) -> int:
+    """Bytes of all quantization tables (float32 scales, mins and maxes; int64 zero points)."""
+    total = 0
+    for subgraph in model.subgraphs:
+        for tensor in subgraph.tensors:
+            q = tensor.quantization
+            if q is None:
+                continue
+            for values, itemsize in ((q.scale, 4), (q.min, 4), (q.max, 4), (q.zeroPoint, 8)):
+                total += 0 if values is None else len(values) * itemsize
+    return total
+
+
+def size_breakdown(model_bytes: bytes) -> dict[str, int]:
+    """Where a flatbuffer's bytes go: the parts (:data:`SIZE_PARTS`) sum to ``len(model_bytes)``.
+
+    - ``weights``: conv/dense kernels (the numbers you quantize or prune);
+    - ``biases``: their bias vectors (int32 in an int8 model, float otherwise);
+    - ``quantization``: the per-tensor or per-channel tables (float32 scales, int64 zero points);
+    - ``other constants``: every other constant tensor (reshape targets, paddings...);
+    - ``graph``: the rest: operators, tensor descriptions and names, metadata, alignment padding.
+    """
+    model = parse(model_bytes)
+    table = constants(model_bytes)
+    parts = {"weights": int(table.loc[table["role"] == "weights", "bytes"].sum()),
+             "biases": int(table.loc[table["role"] == "biases", "bytes"].sum()),
+             "quantization": _quantization_bytes(model),
+             "other constants": int(table.loc[table["role"] == "other", "bytes"].sum())}
+    parts["graph"] = len(model_bytes) - sum(parts.values())
+    if parts["graph"] < 0:
+        raise RuntimeError(f"size_breakdown counted {sum(parts.values())} bytes of constants in a "
+                           f"{len(model_bytes)}-byte file: a buffer was counted twice")
+    return parts
+
+
+def _op_macs(name: str, op, tensors) -> int:
+    """Multiply-accumulates of one conv/dense operator from its tensors' shapes (0 for others)."""
+    if name not in KERNEL_SLOTS:
+        return 0
+
+    def shape(slot, outputs=False):
+        return [int(d) for d in tensors[(op.outputs if outputs else op.inputs)[slot]].shape]
+
+    kernel, out = shape(1), shape(0, outputs=True)
+    if name == "CONV_2D":  # kernel (out_c, kh, kw, in_c / groups): kh*kw*in_c/groups per output
+        return int(np.prod(out, dtype=np.int64)) * int(np.prod(kernel[1:], dtype=np.int64))
+    if name == "DEPTHWISE_CONV_2D":  # kernel (1, kh, kw, out_c): per output value kh*kw
+        return int(np.prod(out, dtype=np.int64)) * kernel[1] * kernel[2]
+    if name == "FULLY_CONNECTED":  # kernel (units, in): per output value `in`
+        return int(np.prod(out, dtype=np.int64)) * kernel[1]
+    # TRANSPOSE_CONV: every input position spreads kh*kw*out_c values from each of its in_c channels
+    return int(np.prod(shape(2)[:-1], dtype=np.int64)) * int(np.prod(kernel, dtype=np.int64))
+
+
+def macs(model_bytes: bytes) -> int:
+    """Multiply-accumulates of one ``invoke()``, counted from the file's CONV_2D, DEPTHWISE_CONV_2D,
+    FULLY_CONNECTED and TRANSPOSE_CONV operators and their tensor shapes.
+
+    Same convention as :func:`course_lib.profile.count_macs` (other operators count 0), so for a
+    Keras model converted with batch size 1 the two numbers are equal. Works for any flatbuffer,
+    including ones without a Keras model behind them.
+    """
+    model = parse(model_bytes)
+    total = 0
+    for subgraph in model.subgraphs:
+        names = _op_names(model)
+        total += sum(_op_macs(names[op.opcodeIndex], op, subgraph.tensors)
+                     for op in subgraph.operators)
+    return int(total)
