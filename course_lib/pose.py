@@ -1,21 +1,23 @@
-"""Pose estimation for the capstone: heat-map targets, decoding, PCK, diagnostics, and a Stacked Hourglass builder.
+"""Pose estimation for the capstone: heat maps, decoding, PCK, diagnostics, a Stacked Hourglass.
 
-Every position is ``(x, y)`` in image pixels: x to the right (a column), y down (a row); pose arrays are
-(N, joints, 3) ``[x, y, visible]`` as in :mod:`course_lib.data`. Heat maps are channels-last (N, H, W, joints).
+Every position is ``(x, y)`` in image pixels: x to the right (a column), y down (a row). Poses are
+(N, joints, 3) ``[x, y, visible]`` as in :mod:`course_lib.data`; heat maps are channels-last
+(N, H, W, joints).
 
 - :func:`heatmaps` turns joint positions into one Gaussian heat map per joint (σ = 1 heat-map
   pixel, Newell et al. 2016); :func:`decode` turns heat maps back into positions (argmax plus a
-  quarter-pixel shift towards the higher neighbour, none when the argmax is on the map's border, as in
-  Newell's evaluation code).
-- :func:`pck` is the Percentage of Correct Keypoints: a predicted joint is correct when it lies within
-  ``alpha`` times the figure's size of the truth. The size here is the longer side of the bounding box
-  of the figure's true joints (MPII's PCKh uses the head segment instead, so the numbers do not
-  compare with the papers'). Only visible joints count.
-- Diagnostics: :func:`scores`, :func:`pck_table`, :func:`per_joint_table` (several models side by
-  side), :func:`pck_by_visibility` (visible vs occluded joints), :func:`swap_rate` (left/right swaps)
+  quarter-pixel shift towards the higher neighbour, none when the argmax is on the map's border,
+  as in Newell's evaluation code).
+- :func:`pck` is the Percentage of Correct Keypoints: a predicted joint is correct when it lies
+  within ``alpha`` times the figure's size of the truth. The size here is the longer side of the
+  bounding box of the figure's true joints (MPII's PCKh uses the head segment instead, so the
+  numbers do not compare with the papers'). Only visible joints count.
+- Diagnostics: :func:`scores`, :func:`pck_table`, :func:`per_joint_table` (models side by side),
+  :func:`pck_by_visibility` (visible vs occluded joints), :func:`swap_rate` (left/right swaps)
   and :func:`worst_cases`.
-- Bad input (NaN joints, NaN or negative σ and stride, non-integer sizes, channels-first maps, empty
-  batches, figures with no visible joint) gets a ValueError naming the argument, or a documented NaN.
+- Bad input (NaN joints, NaN or negative σ and stride, non-integer sizes, channels-first maps,
+  empty batches, figures with no visible joint) gets a ValueError naming the argument, or a
+  documented NaN.
 - :func:`stacked_hourglass` builds Newell's network and the light variants of the capstone: MobileNetV2
   blocks instead of residual modules (:func:`course_lib.mobilenet.inverted_residual_block`), a CReLU
   stem (:class:`course_lib.pvanet.CReLU`), a hyper-feature head, fewer stacks, and narrower
@@ -34,44 +36,53 @@ import pandas as pd
 from . import mobilenet, prune, pvanet
 from .data import JOINTS, LIMBS, LIMB_SIDES, POSE_SIZE
 
-__all__ = ["JOINTS", "LIMBS", "upsample_nearest", "heatmaps", "decode", "bbox_size", "normalised_errors", "pck",
-           "pck_table", "scores", "pck_by_visibility", "per_joint_table", "left_right_pairs", "swap_rate",
-           "worst_cases", "residual_module", "stacked_hourglass", "inference_model", "stack_outputs",
-           "hidden_widths", "prune_hidden_channels", "draw_pose", "show_heatmaps"]
+__all__ = ["JOINTS", "LIMBS", "upsample_nearest", "heatmaps", "decode", "bbox_size",
+           "normalised_errors", "pck", "pck_table", "scores", "pck_by_visibility",
+           "per_joint_table", "left_right_pairs", "swap_rate", "worst_cases", "residual_module",
+           "stacked_hourglass", "inference_model", "stack_outputs", "hidden_widths",
+           "prune_hidden_channels", "draw_pose", "show_heatmaps"]
 
 STRIDE = 4   #: image pixels per heat-map pixel (64x64 images -> 16x16 heat maps)
 
 
 # --------------------------------------------------------------------------- checking arguments
 def _whole(value, name: str, minimum: int = 1) -> int:
-    """``value`` as an int, or a ValueError naming ``name`` (floats, even 16.0, and booleans are refused)."""
+    """``value`` as an int, or a ValueError naming ``name`` (floats, even 16.0, bools refused)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be a whole number (int), got {value!r} ({type(value).__name__})")
+        raise ValueError(f"{name} must be a whole number (int), got {value!r} "
+                         f"({type(value).__name__})")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
 
 
 def _positive(value, name: str) -> float:
-    """``value`` as a finite float > 0, or a ValueError naming ``name`` (NaN, inf, 0 and negatives are refused)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+    """``value`` as a finite float > 0, or a ValueError naming ``name`` (NaN, inf, <= 0 refused)."""
+    number = (int, float, np.integer, np.floating)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, number):
         raise ValueError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
     if not (np.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return float(value)
 
 
+def _alpha(alpha) -> float:
+    if isinstance(alpha, (bool, np.bool_)) or not 0 < alpha <= 1:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+    return float(alpha)
+
+
 def _check_poses(poses, name: str = "poses") -> np.ndarray:
     """A float32 copy of ``poses`` (N, J, 3) [x, y, visible] or (N, J, 2) [x, y].
 
     A joint with a non-finite coordinate (NaN, inf) is *missing*: its x and y become NaN and, with a
-    visibility column, its flag becomes 0. Missing joints get all-zero heat maps, are not counted by
-    PCK, and are left out of the bounding box.
+    visibility column, its flag becomes 0. Missing joints get all-zero heat maps, are not counted
+    by PCK, and are left out of the bounding box.
     """
     poses = np.array(poses, np.float32)
     if poses.ndim != 3 or poses.shape[-1] not in (2, 3) or poses.shape[1] < 1:
-        raise ValueError(f"{name} must have shape (N, joints, 3) [x, y, visible] or (N, joints, 2) [x, y], "
-                         f"got {poses.shape}")
+        raise ValueError(f"{name} must have shape (N, joints, 3) [x, y, visible] or "
+                         f"(N, joints, 2) [x, y], got {poses.shape}")
     if len(poses) == 0:
         raise ValueError(f"{name} is empty (0 figures): there is nothing to compute")
     missing = ~np.isfinite(poses[..., :2]).all(-1)
@@ -81,91 +92,13 @@ def _check_poses(poses, name: str = "poses") -> np.ndarray:
     return poses
 
 
-# --------------------------------------------------------------------------- targets and decoding
-def heatmaps(poses, size: int = 16, stride: float = STRIDE, sigma: float = 1.0) -> np.ndarray:
-    """Target heat maps (N, size, size, joints): a Gaussian of peak 1 at each joint inside the image.
-
-    ``poses`` (N, J, 2 or 3) hold (x, y[, visible]) in image pixels, x to the right, y down. Image
-    pixel ``i`` covers ``[i, i + 1)``; heat-map pixel ``k`` covers image pixels
-    ``[stride * k, stride * (k + 1))``, so a joint at image ``x`` sits at heat-map ``x / stride - 0.5``.
-    A joint outside the image, or missing (NaN), gets an all-zero map (the network learns "not here").
-    Hidden joints inside the image get their Gaussian: the network learns where they are.
-    """
-    poses = _check_poses(poses)
-    size, stride, sigma = _whole(size, "size"), _positive(stride, "stride"), _positive(sigma, "sigma")
-    centre = poses[..., :2] / stride - 0.5                          # (N, J, 2) in heat-map pixels
-    grid = np.arange(size, dtype=np.float32)
-    gx = np.exp(-((grid[None, None, :] - centre[..., 0:1]) ** 2) / (2 * sigma ** 2))  # (N, J, size)
-    gy = np.exp(-((grid[None, None, :] - centre[..., 1:2]) ** 2) / (2 * sigma ** 2))
-    maps = gy[:, :, :, None] * gx[:, :, None, :]                    # (N, J, y, x)
-    inside = np.all((poses[..., :2] >= 0) & (poses[..., :2] < size * stride), axis=-1)  # False for NaN
-    maps = np.where(inside[..., None, None], maps, 0)               # NaN * 0 would stay NaN
-    return maps.transpose(0, 2, 3, 1).astype(np.float32)
-
-
-def _check_maps(maps, joints: int | None) -> np.ndarray:
-    """Heat maps as float32 (N, H, W, J); refuses empty, non-finite and channels-first arrays."""
-    maps = np.asarray(maps, np.float32)
-    if maps.ndim != 4 or 0 in maps.shape:
-        raise ValueError(f"maps must have shape (N, H, W, joints) with no empty axis, got {maps.shape}")
-    n, a, b, c = maps.shape
-    if joints is not None:
-        joints = _whole(joints, "joints")
-        if c != joints:
-            first = " (channels first? use maps.transpose(0, 2, 3, 1))" if a == joints else ""
-            raise ValueError(f"maps have {c} channels on the last axis, expected joints={joints}{first}")
-    elif b == c and a != b and c > a:
-        raise ValueError(f"maps of shape {maps.shape} look channels-first (N, joints, H, W): the last two "
-                         f"axes are equal and larger than the second. Give (N, H, W, joints), e.g. "
-                         f"maps.transpose(0, 2, 3, 1), or pass joints= to say which axis holds the joints")
-    if not np.isfinite(maps).all():
-        raise ValueError("maps contain NaN or inf: the network (or its conversion) produced invalid outputs")
-    return maps
-
-
-def decode(maps, stride: float = STRIDE, joints: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Joint positions from heat maps (N, H, W, J): ``(coords (N, J, 2) as (x, y) in image pixels,
-    peaks (N, J))``.
-
-    Newell's decoding (``postprocess`` in pose-hg-train's ``src/util/pose.lua``): take the argmax
-    (the first one in row-major order on a tie, as ``np.argmax``); when it is *inside* the map (not on
-    the first or last row or column) move it a quarter of a heat-map pixel towards the higher
-    neighbour in x and in y (no move on an axis whose two neighbours are equal); when it is on the
-    border, do not move it at all, on either axis. Then map back to image pixels:
-    ``x = (column + shift + 0.5) * stride``, ``y = (row + shift + 0.5) * stride``.
-
-    ``joints``: the number of joints on the last axis, when known; without it, maps whose last two axes
-    are equal and larger than the second, e.g. (N, 16, 64, 64), are refused as channels-first.
-    """
-    maps = _check_maps(maps, joints)
-    stride = _positive(stride, "stride")
-    n, h, w, j = maps.shape
-    m = maps.transpose(0, 3, 1, 2)                                   # (N, J, H, W)
-    idx = m.reshape(n, j, h * w).argmax(-1)
-    ys, xs = np.divmod(idx, w)
-    b, k = np.meshgrid(np.arange(n), np.arange(j), indexing="ij")
-    peaks = m[b, k, ys, xs]
-    inside = (xs > 0) & (xs < w - 1) & (ys > 0) & (ys < h - 1)
-    at = lambda yy, xx: m[b, k, np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)]  # noqa: E731
-    dx = np.where(inside, 0.25 * np.sign(at(ys, xs + 1) - at(ys, xs - 1)), 0.0)
-    dy = np.where(inside, 0.25 * np.sign(at(ys + 1, xs) - at(ys - 1, xs)), 0.0)
-    coords = np.stack([(xs + dx + 0.5) * stride, (ys + dy + 0.5) * stride], -1).astype(np.float32)
-    return coords, peaks
-
-
-# --------------------------------------------------------------------------- PCK
-def bbox_size(poses) -> np.ndarray:
-    """The longer side of each figure's joint bounding box (N,), in pixels: PCK's normaliser.
-
-    The box holds all the figure's known (x, y) joints, hidden ones included (their true positions are
-    known); missing (NaN) joints are left out. A figure with no known joint gets NaN.
-    """
-    xy = _check_poses(poses)[..., :2]
-    known = np.isfinite(xy)
-    low = np.where(known, xy, np.inf).min(1)
-    high = np.where(known, xy, -np.inf).max(1)
-    extent = (high - low).max(-1)
-    return np.where(known.any((1, 2)), extent, np.nan).astype(np.float32)
+def _flagged(poses, name: str = "poses") -> np.ndarray:
+    """:func:`_check_poses`, and the visibility column is required."""
+    poses = _check_poses(poses, name)
+    if poses.shape[-1] != 3:
+        raise ValueError(f"PCK needs the visibility flag: {name} must have shape (N, joints, 3) "
+                         f"[x, y, visible]")
+    return poses
 
 
 def _check_pred(pred, poses: np.ndarray) -> np.ndarray:
@@ -176,48 +109,133 @@ def _check_pred(pred, poses: np.ndarray) -> np.ndarray:
     return pred
 
 
-def _flagged(poses, name: str = "poses") -> np.ndarray:
-    poses = _check_poses(poses, name)
-    if poses.shape[-1] != 3:
-        raise ValueError(f"PCK needs the visibility flag: {name} must have shape (N, joints, 3) [x, y, visible]")
-    return poses
+# --------------------------------------------------------------------------- targets and decoding
+def heatmaps(poses, size: int = 16, stride: float = STRIDE, sigma: float = 1.0) -> np.ndarray:
+    """Target heat maps (N, size, size, joints): a Gaussian of peak 1 at each joint in the image.
+
+    ``poses`` (N, J, 2 or 3) hold (x, y[, visible]) in image pixels, x to the right, y down. Image
+    pixel ``i`` covers ``[i, i + 1)``; heat-map pixel ``k`` covers image pixels
+    ``[stride * k, stride * (k + 1))``, so a joint at image ``x`` sits at heat-map
+    ``x / stride - 0.5``. A joint outside the image, or missing (NaN), gets an all-zero map (the
+    network learns "not here"). Hidden joints inside the image get their Gaussian.
+    """
+    poses = _check_poses(poses)
+    size, stride = _whole(size, "size"), _positive(stride, "stride")
+    sigma = _positive(sigma, "sigma")
+    centre = poses[..., :2] / stride - 0.5                          # (N, J, 2) in heat-map pixels
+    grid = np.arange(size, dtype=np.float32)
+    gx = np.exp(-((grid[None, None, :] - centre[..., 0:1]) ** 2) / (2 * sigma ** 2))  # (N, J, size)
+    gy = np.exp(-((grid[None, None, :] - centre[..., 1:2]) ** 2) / (2 * sigma ** 2))
+    maps = gy[:, :, :, None] * gx[:, :, None, :]                    # (N, J, y, x)
+    xy = poses[..., :2]
+    inside = np.all((xy >= 0) & (xy < size * stride), axis=-1)     # False for a missing joint
+    maps = np.where(inside[..., None, None], maps, 0)               # NaN * 0 would stay NaN
+    return maps.transpose(0, 2, 3, 1).astype(np.float32)
+
+
+def _check_maps(maps, joints: int | None) -> np.ndarray:
+    """Heat maps as float32 (N, H, W, J); refuses empty, non-finite and channels-first arrays."""
+    maps = np.asarray(maps, np.float32)
+    if maps.ndim != 4 or 0 in maps.shape:
+        raise ValueError(f"maps must have shape (N, H, W, joints) with no empty axis, "
+                         f"got {maps.shape}")
+    n, a, b, c = maps.shape
+    if joints is not None and c != _whole(joints, "joints"):
+        first = " (channels first? use maps.transpose(0, 2, 3, 1))" if a == joints else ""
+        raise ValueError(f"maps have {c} channels on the last axis, expected joints={joints}"
+                         f"{first}")
+    if joints is None and b == c and a != b and c > a:
+        raise ValueError(f"maps of shape {maps.shape} look channels-first (N, joints, H, W): the "
+                         f"last two axes are equal and larger than the second. Give (N, H, W, "
+                         f"joints), e.g. maps.transpose(0, 2, 3, 1), or pass joints= to say which "
+                         f"axis holds the joints")
+    if not np.isfinite(maps).all():
+        raise ValueError("maps contain NaN or inf: the network (or its conversion) produced "
+                         "invalid outputs")
+    return maps
+
+
+def decode(maps, stride: float = STRIDE,
+           joints: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Joint positions from heat maps (N, H, W, J): ``(coords (N, J, 2) as (x, y) in image pixels,
+    peaks (N, J))``.
+
+    Newell's decoding (``postprocess`` in pose-hg-train's ``src/util/pose.lua``): take the argmax
+    (the first in row-major order on a tie, as ``np.argmax``). When it is *inside* the map (not on
+    the first or last row or column) move it a quarter of a heat-map pixel towards the higher
+    neighbour in x and in y (no move on an axis whose two neighbours are equal); on the border do
+    not move it at all, on either axis. Then map back to image pixels:
+    ``x = (column + shift + 0.5) * stride``, ``y = (row + shift + 0.5) * stride``.
+
+    ``joints``: the number of joints on the last axis, when known. Without it, maps whose last two
+    axes are equal and larger than the second, e.g. (N, 16, 64, 64), are refused as channels-first
+    (an all-equal shape such as (N, 16, 16, 16) cannot be told apart and is read channels-last).
+    """
+    maps = _check_maps(maps, joints)
+    stride = _positive(stride, "stride")
+    n, h, w, j = maps.shape
+    m = maps.transpose(0, 3, 1, 2)                                   # (N, J, H, W)
+    ys, xs = np.divmod(m.reshape(n, j, h * w).argmax(-1), w)
+    b, k = np.meshgrid(np.arange(n), np.arange(j), indexing="ij")
+    at = lambda yy, xx: m[b, k, np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)]  # noqa: E731
+    inside = (xs > 0) & (xs < w - 1) & (ys > 0) & (ys < h - 1)
+    dx = np.where(inside, 0.25 * np.sign(at(ys, xs + 1) - at(ys, xs - 1)), 0.0)
+    dy = np.where(inside, 0.25 * np.sign(at(ys + 1, xs) - at(ys - 1, xs)), 0.0)
+    coords = np.stack([(xs + dx + 0.5) * stride, (ys + dy + 0.5) * stride], -1)
+    return coords.astype(np.float32), at(ys, xs)
+
+
+# --------------------------------------------------------------------------- PCK
+def bbox_size(poses) -> np.ndarray:
+    """The longer side of each figure's joint bounding box (N,), in pixels: PCK's normaliser.
+
+    The box holds all the figure's known (x, y) joints, hidden ones included (their true positions
+    are known); missing (NaN) joints are left out. A figure with no known joint gets NaN.
+    """
+    xy = _check_poses(poses)[..., :2]
+    known = np.isfinite(xy)
+    extent = (np.where(known, xy, -np.inf).max(1) - np.where(known, xy, np.inf).min(1)).max(-1)
+    return np.where(known.any((1, 2)), extent, np.nan).astype(np.float32)
 
 
 def normalised_errors(pred, poses) -> np.ndarray:
-    """Distance of each predicted joint to the truth divided by the figure's :func:`bbox_size` (N, J).
+    """Distance of each predicted joint to the truth over the figure's :func:`bbox_size` (N, J).
 
     ``pred`` (N, J, 2) as (x, y); ``poses`` (N, J, 2 or 3) as (x, y[, visible]). NaN for a missing
-    true joint; a NaN prediction gives NaN. PCK@alpha counts a visible joint whose error is <= alpha.
+    true joint or a NaN prediction. PCK@alpha counts a visible joint whose error is <= alpha.
     """
     poses = _check_poses(poses)
-    pred = _check_pred(pred, poses)
+    dist = np.linalg.norm(_check_pred(pred, poses) - poses[..., :2], axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.linalg.norm(pred - poses[..., :2], axis=-1) / bbox_size(poses)[:, None]
+        return dist / bbox_size(poses)[:, None]
+
+
+def _share(correct: np.ndarray, counted: np.ndarray) -> np.ndarray:
+    """``correct / counted``, NaN where nothing is counted."""
+    return np.divide(correct, counted, out=np.full(np.shape(correct), np.nan), where=counted > 0)
 
 
 def pck(pred, poses, alpha: float = 0.2) -> dict:
-    """PCK@alpha: the fraction of *visible* joints predicted within ``alpha * bbox_size`` of the truth.
+    """PCK@alpha: the fraction of *visible* joints predicted within ``alpha * bbox_size``.
 
-    ``pred`` (N, J, 2) predicted (x, y); ``poses`` (N, J, 3) true (x, y, visible). A joint is correct
-    when its distance is ``<= alpha * bbox_size`` (at the threshold counts, as in Newell's
-    ``distAccuracy``). Only joints with visible > 0 count; a missing (NaN) joint counts as not visible;
-    a NaN prediction counts as wrong.
+    ``pred`` (N, J, 2) predicted (x, y); ``poses`` (N, J, 3) true (x, y, visible). A joint is
+    correct when its distance is ``<= alpha * bbox_size`` (on the threshold counts, as in Newell's
+    ``distAccuracy``). Only joints with visible > 0 count; a missing (NaN) joint counts as not
+    visible; a NaN prediction counts as wrong.
+
     Returns ``{"overall": float, "per_joint": (J,), "per_figure": (N,), "correct": bool (N, J),
-    "counted": int}``. Where nothing is counted the value is NaN, not 0: a joint never visible gets a
-    NaN ``per_joint``, a figure with no visible joint a NaN ``per_figure`` (it does not enter
+    "counted": int}``. Where nothing is counted the value is NaN, not 0: a joint never visible has
+    a NaN ``per_joint``, a figure with no visible joint a NaN ``per_figure`` (it adds nothing to
     ``overall``), and ``overall`` is NaN when no joint of the batch is visible.
     """
     poses = _flagged(poses)
-    pred = _check_pred(pred, poses)
-    if isinstance(alpha, (bool, np.bool_)) or not 0 < alpha <= 1:
-        raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+    dist = np.linalg.norm(_check_pred(pred, poses) - poses[..., :2], axis=-1)
     visible = poses[..., 2] > 0
-    dist = np.linalg.norm(pred - poses[..., :2], axis=-1)
-    with np.errstate(invalid="ignore"):
-        correct = (dist <= np.float32(alpha) * bbox_size(poses)[:, None]) & visible
-    share = lambda c, v: np.divide(c, v, out=np.full(np.shape(c), np.nan), where=v > 0)  # noqa: E731
-    return {"overall": float(share(correct.sum(), visible.sum())), "per_joint": share(correct.sum(0), visible.sum(0)),
-            "per_figure": share(correct.sum(1), visible.sum(1)), "correct": correct, "counted": int(visible.sum())}
+    correct = (dist <= np.float32(_alpha(alpha)) * bbox_size(poses)[:, None]) & visible
+    return {"overall": float(_share(correct.sum(), visible.sum())),
+            "per_joint": _share(correct.sum(0), visible.sum(0)),
+            "per_figure": _share(correct.sum(1), visible.sum(1)),
+            "correct": correct, "counted": int(visible.sum())}
 
 
 def _joint_names(count: int, names: Sequence[str] | None = None) -> list[str]:
@@ -229,14 +247,16 @@ def _joint_names(count: int, names: Sequence[str] | None = None) -> list[str]:
     return list(names)
 
 
-def pck_table(pred, poses, alphas: Sequence[float] = (0.2, 0.1), names: Sequence[str] | None = None) -> pd.DataFrame:
-    """PCK per joint (rows: each joint and "all") at each alpha, in percent. Works for any number of
-    joints: rows are named by ``names``, the course's JOINTS for 16 joints, else "joint 0", ..."""
+def pck_table(pred, poses, alphas: Sequence[float] = (0.2, 0.1),
+              names: Sequence[str] | None = None) -> pd.DataFrame:
+    """PCK per joint (rows: each joint and "all") at each alpha, in percent. Any number of joints:
+    rows are named by ``names``, else the course's JOINTS for 16 joints, else "joint 0", ..."""
     cols = {}
     for a in alphas:
         res = pck(pred, poses, a)
         cols[f"PCK@{a} %"] = [*(100 * res["per_joint"]).round(1), round(100 * res["overall"], 1)]
-    return pd.DataFrame(cols, index=[*_joint_names(len(cols[f"PCK@{alphas[0]} %"]) - 1, names), "all"])
+    count = len(next(iter(cols.values()))) - 1
+    return pd.DataFrame(cols, index=[*_joint_names(count, names), "all"])
 
 
 # --------------------------------------------------------------------------- pose diagnostics
@@ -245,19 +265,20 @@ def scores(pred, poses, alphas: Sequence[float] = (0.2, 0.1)) -> dict[str, float
     return {f"PCK@{a}": pck(pred, poses, a)["overall"] for a in alphas}
 
 
-def pck_by_visibility(pred, poses, alpha: float = 0.2, image_size: int = POSE_SIZE) -> dict[str, float]:
+def pck_by_visibility(pred, poses, alpha: float = 0.2,
+                      image_size: int = POSE_SIZE) -> dict[str, float]:
     """PCK@alpha on visible and on occluded joints separately, with how many joints each counts.
 
     The dataset flags a joint 0 when it is outside the image *or* under an occluder (see
-    :mod:`course_lib.data`). Occluded here means flagged 0 but inside the ``image_size`` image: its true
-    (x, y) is known, so PCK on these joints measures where the network places a joint it cannot see.
-    Joints outside the image are in neither group. A group with no joint gets NaN.
+    :mod:`course_lib.data`). Occluded here means flagged 0 but inside the ``image_size`` image: its
+    true (x, y) is known, so PCK on these joints measures where the network places a joint it
+    cannot see. Joints outside the image are in neither group. A group with no joint gets NaN.
     """
     poses = _flagged(poses)
     xy = poses[..., :2]
     inside = np.all((xy >= 0) & (xy < _whole(image_size, "image_size")), -1)
-    groups = {"visible": poses[..., 2] > 0, "occluded": (poses[..., 2] == 0) & inside}
     out = {}
+    groups = {"visible": poses[..., 2] > 0, "occluded": (poses[..., 2] == 0) & inside}
     for group, mask in groups.items():
         res = pck(pred, np.concatenate([xy, mask[..., None]], -1), alpha)
         out[group], out[f"{group} joints"] = res["overall"], res["counted"]
@@ -266,54 +287,54 @@ def pck_by_visibility(pred, poses, alpha: float = 0.2, image_size: int = POSE_SI
 
 def per_joint_table(preds: Mapping[str, np.ndarray], poses, alpha: float = 0.2,
                     names: Sequence[str] | None = None) -> pd.DataFrame:
-    """Per-joint PCK@alpha in percent of several models side by side: ``preds`` maps a model's name
-    to its predictions (N, J, 2) as (x, y). Rows: the joints and "all"; one column per model."""
+    """Per-joint PCK@alpha in percent of several models side by side: ``preds`` maps a model's
+    name to its predictions (N, J, 2) as (x, y). Rows: the joints and "all"; a column per model."""
     if not preds:
         raise ValueError("preds is empty: give {model name: predictions (N, J, 2)}")
-    return pd.DataFrame({name: pck_table(p, poses, (alpha,), names).iloc[:, 0] for name, p in preds.items()})
+    return pd.DataFrame({name: pck_table(p, poses, (alpha,), names).iloc[:, 0]
+                         for name, p in preds.items()})
 
 
 def left_right_pairs(names: Sequence[str] = JOINTS) -> list[tuple[int, int]]:
-    """(left index, right index) of every joint named ``l_<part>`` that has an ``r_<part>`` twin."""
+    """(left index, right index) of every joint named ``l_<part>`` with an ``r_<part>`` twin."""
     index = {n: i for i, n in enumerate(names)}
-    return [(i, index["r_" + n[2:]]) for i, n in enumerate(names) if n.startswith("l_") and "r_" + n[2:] in index]
+    return [(i, index["r_" + n[2:]]) for i, n in enumerate(names)
+            if n.startswith("l_") and "r_" + n[2:] in index]
 
 
 def swap_rate(pred, poses, alpha: float = 0.2, names: Sequence[str] | None = None) -> float:
-    """The share of left/right pairs (left and right hip, knee, ankle, shoulder, elbow, wrist) that the
+    """The share of left/right pairs (hips, knees, ankles, shoulders, elbows, wrists) that the
     network swapped. ``pred`` (N, J, 2) as (x, y); ``poses`` (N, J, 3); ``names`` name the J joints
-    (the course's JOINTS by default for 16 joints); pairs are ``l_<part>`` with ``r_<part>``.
+    (the course's JOINTS by default for 16 joints); a pair is ``l_<part>`` with ``r_<part>``.
 
-    A pair of one figure is counted when both of its joints are visible. It is *swapped* when the
-    swapped assignment explains the prediction within PCK's threshold and better than the true one:
-    ``|pred_l - true_r|`` and ``|pred_r - true_l|`` are both ``<= alpha * bbox_size``, and their sum is
-    smaller than ``|pred_l - true_l| + |pred_r - true_r|``. NaN when no pair is counted.
+    A pair of one figure is counted when both its joints are visible. It is *swapped* when the
+    swapped assignment explains the prediction within PCK's threshold and better than the true
+    one: ``|pred_l - true_r|`` and ``|pred_r - true_l|`` are both ``<= alpha * bbox_size``, and
+    their sum is smaller than ``|pred_l - true_l| + |pred_r - true_r|``. NaN when no pair counts.
     """
     poses = _flagged(poses)
     pred, pairs = _check_pred(pred, poses), left_right_pairs(_joint_names(poses.shape[1], names))
     if not pairs:
-        raise ValueError("no left/right pairs: names must contain joints called l_<part> and r_<part>")
+        raise ValueError("no left/right pairs: names must contain joints l_<part> and r_<part>")
     left, right = (np.array(side) for side in zip(*pairs))
     d = lambda a, b: np.linalg.norm(pred[:, a] - poses[:, b, :2], axis=-1)  # noqa: E731
-    limit = alpha * bbox_size(poses)[:, None]
-    both = (poses[:, left, 2] > 0) & (poses[:, right, 2] > 0)
-    swapped = (d(left, right) <= limit) & (d(right, left) <= limit) & \
-              (d(left, right) + d(right, left) < d(left, left) + d(right, right)) & both
-    return float(swapped.sum() / both.sum()) if both.any() else float("nan")
+    limit = _alpha(alpha) * bbox_size(poses)[:, None]
+    counted = (poses[:, left, 2] > 0) & (poses[:, right, 2] > 0)
+    closer = d(left, right) + d(right, left) < d(left, left) + d(right, right)
+    swapped = (d(left, right) <= limit) & (d(right, left) <= limit) & closer & counted
+    return float(_share(swapped.sum(), counted.sum()))
 
 
 def worst_cases(pred, poses, k: int = 8) -> np.ndarray:
-    """Indices of the ``k`` figures with the largest mean normalised error over their visible joints
-    (:func:`normalised_errors`), worst first. Figures with no visible joint are never chosen; fewer
-    than ``k`` indices come back when fewer figures have one. A NaN prediction counts as the worst."""
-    poses = _flagged(poses)
-    err = np.where(np.isnan(normalised_errors(pred, poses)), np.inf, normalised_errors(pred, poses))
+    """Indices of the ``k`` figures with the largest mean normalised error over their visible
+    joints (:func:`normalised_errors`), worst first. Figures with no visible joint are never chosen
+    (fewer than ``k`` indices come back when fewer figures have one); a NaN prediction is worst."""
+    poses, k = _flagged(poses), _whole(k, "k")
+    err = np.nan_to_num(normalised_errors(pred, poses), nan=np.inf)
     visible = poses[..., 2] > 0
-    with np.errstate(invalid="ignore"):
-        mean = np.where(visible, err, 0).sum(1) / np.maximum(visible.sum(1), 1)
+    mean = np.where(visible, err, 0).sum(1) / np.maximum(visible.sum(1), 1)
     scored = np.flatnonzero(visible.any(1))
-    order = scored[np.argsort(-mean[scored], kind="stable")]
-    return order[: _whole(k, "k")]
+    return scored[np.argsort(-mean[scored], kind="stable")][:k]
 
 
 # --------------------------------------------------------------------------- the network
@@ -395,7 +416,7 @@ def _lin(x, filters: int, name: str):
 
 
 def _check_input_shape(input_shape: Sequence[int], depth: int) -> None:
-    """Both spatial sides must be whole numbers divisible by 4 * 2**depth (stride 4, then ``depth`` halvings)."""
+    """Both spatial sides: whole numbers divisible by 4 * 2**depth (stride 4, depth halvings)."""
     if len(input_shape) != 3:
         raise ValueError(f"input_shape must be (height, width, channels), got {tuple(input_shape)}")
     unit = 4 * 2 ** depth
@@ -403,7 +424,7 @@ def _check_input_shape(input_shape: Sequence[int], depth: int) -> None:
         _whole(value, f"input_shape {side}")
         if side != "channels" and value % unit:
             raise ValueError(f"input {side} {value} must be divisible by 4 * 2**depth = {unit} "
-                             f"(stride 4 to the heat maps, then {depth} halvings inside the hourglass)")
+                             f"(stride 4 to the heat maps, then {depth} halvings in the hourglass)")
 
 
 def stacked_hourglass(input_shape: Sequence[int] = (64, 64, 3), joints: int = 16, stacks: int = 2,
@@ -431,7 +452,8 @@ def stacked_hourglass(input_shape: Sequence[int] = (64, 64, 3), joints: int = 16
     """
     if block not in ("residual", "inverted"):
         raise ValueError(f"block must be 'residual' or 'inverted', not {block!r}")
-    stacks, depth, joints = _whole(stacks, "stacks"), _whole(depth, "depth"), _whole(joints, "joints")
+    stacks, depth = _whole(stacks, "stacks"), _whole(depth, "depth")
+    joints = _whole(joints, "joints")
     features, expansion = _whole(features, "features", 2), _whole(expansion, "expansion")
     if len(stem_widths) != 2:
         raise ValueError(f"stem_widths must be two channel counts (after the 7x7 conv, after the first block), "
@@ -662,6 +684,7 @@ def compare_models(flatbuffers: Mapping[str, bytes], image: np.ndarray, num_thre
 
         timing = bench.measure(call, [x], warmup=2, repeats=max(3, repeats), threads=num_threads)
         maps = tflite.dequantize_output(call(x), out)
-        joints = decode(maps, stride=image.shape[0] // maps.shape[1], joints=int(maps.shape[-1]))[0][0]
+        stride = image.shape[0] // maps.shape[1]
+        joints = decode(maps, stride=stride, joints=int(maps.shape[-1]))[0][0]
         results[name] = {"joints": joints, "ms": timing.median_ms}
     return results
