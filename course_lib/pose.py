@@ -1,18 +1,30 @@
-"""Pose estimation for the capstone: heat-map targets, decoding, PCK, and a Stacked Hourglass builder.
+"""Pose estimation for the capstone: heat maps, decoding, PCK, diagnostics, a Stacked Hourglass.
+
+Every position is ``(x, y)`` in image pixels: x to the right (a column), y down (a row). Poses are
+(N, joints, 3) ``[x, y, visible]`` as in :mod:`course_lib.data`; heat maps are channels-last
+(N, H, W, joints).
 
 - :func:`heatmaps` turns joint positions into one Gaussian heat map per joint (σ = 1 heat-map
   pixel, Newell et al. 2016); :func:`decode` turns heat maps back into positions (argmax plus a
-  quarter-pixel shift towards the higher neighbour, as in Newell's evaluation code).
-- :func:`pck` is the Percentage of Correct Keypoints: a predicted joint is correct when it lies within
-  ``alpha`` times the figure's size of the truth. The size here is the longer side of the bounding box
-  of the figure's 16 true joints (MPII's PCKh uses the head segment instead, so the numbers do not
-  compare with the papers'). Only visible joints count.
+  quarter-pixel shift towards the higher neighbour, none when the argmax is on the map's border,
+  as in Newell's evaluation code).
+- :func:`pck` is the Percentage of Correct Keypoints: a predicted joint is correct when it lies
+  within ``alpha`` times the figure's size of the truth. The size here is the longer side of the
+  bounding box of the figure's true joints (MPII's PCKh uses the head segment instead, so the
+  numbers do not compare with the papers'). Only visible joints count.
+- Diagnostics: :func:`scores`, :func:`pck_table`, :func:`per_joint_table` (models side by side),
+  :func:`pck_by_visibility` (visible vs occluded joints), :func:`swap_rate` (left/right swaps)
+  and :func:`worst_cases`.
+- Bad input (NaN joints, NaN or negative σ and stride, non-integer sizes, channels-first maps,
+  empty batches, figures with no visible joint) gets a ValueError naming the argument, or a
+  documented NaN.
 - :func:`stacked_hourglass` builds Newell's network and the light variants of the capstone: MobileNetV2
   blocks instead of residual modules (:func:`course_lib.mobilenet.inverted_residual_block`), a CReLU
   stem (:class:`course_lib.pvanet.CReLU`), a hyper-feature head, fewer stacks, and narrower
   hidden layers after channel pruning (``hidden=``).
-- :func:`prune_hidden_channels` is structured pruning of the MobileNetV2 blocks' expansion layers,
-  rebuilt as a smaller dense model (using :mod:`course_lib.prune`).
+- :func:`prune_hidden_channels` is structured pruning of the blocks' hidden channels (MobileNetV2
+  expansion layers, residual-module bottlenecks), ranked by :func:`channel_scores` (L1, batch-norm γ or
+  random), rebuilt as a smaller dense model (using :mod:`course_lib.prune`).
 """
 from __future__ import annotations
 
@@ -23,108 +35,307 @@ import numpy as np
 import pandas as pd
 
 from . import mobilenet, prune, pvanet
-from .data import JOINTS, LIMBS, LIMB_SIDES
+from .data import JOINTS, LIMBS, LIMB_SIDES, POSE_SIZE
 
-__all__ = ["JOINTS", "LIMBS", "upsample_nearest", "heatmaps", "decode", "bbox_size", "pck", "pck_table", "residual_module",
-           "stacked_hourglass", "inference_model", "stack_outputs", "hidden_widths", "channel_scores", "prune_hidden_channels",
-           "draw_pose", "show_heatmaps"]
+__all__ = ["JOINTS", "LIMBS", "upsample_nearest", "heatmaps", "decode", "bbox_size",
+           "normalised_errors", "pck", "pck_table", "scores", "pck_by_visibility",
+           "per_joint_table", "left_right_pairs", "swap_rate", "worst_cases", "residual_module",
+           "stacked_hourglass", "inference_model", "stack_outputs", "hidden_widths", "channel_scores",
+           "prune_hidden_channels", "draw_pose", "show_heatmaps"]
 
 STRIDE = 4   #: image pixels per heat-map pixel (64x64 images -> 16x16 heat maps)
 
 
-# --------------------------------------------------------------------------- targets and decoding
+# --------------------------------------------------------------------------- checking arguments
+def _whole(value, name: str, minimum: int = 1) -> int:
+    """``value`` as an int, or a ValueError naming ``name`` (floats, even 16.0, bools refused)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be a whole number (int), got {value!r} "
+                         f"({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _positive(value, name: str) -> float:
+    """``value`` as a finite float > 0, or a ValueError naming ``name`` (NaN, inf, <= 0 refused)."""
+    number = (int, float, np.integer, np.floating)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, number):
+        raise ValueError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def _alpha(alpha) -> float:
+    if isinstance(alpha, (bool, np.bool_)) or not 0 < alpha <= 1:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+    return float(alpha)
+
+
 def _check_poses(poses, name: str = "poses") -> np.ndarray:
-    poses = np.asarray(poses, np.float32)
-    if poses.ndim != 3 or poses.shape[-1] not in (2, 3):
-        raise ValueError(f"{name} must have shape (N, joints, 3) [x, y, visible] or (N, joints, 2), "
-                         f"got {poses.shape}")
+    """A float32 copy of ``poses`` (N, J, 3) [x, y, visible] or (N, J, 2) [x, y].
+
+    A joint with a non-finite coordinate (NaN, inf) is *missing*: its x and y become NaN and, with a
+    visibility column, its flag becomes 0. Missing joints get all-zero heat maps, are not counted
+    by PCK, and are left out of the bounding box.
+    """
+    poses = np.array(poses, np.float32)
+    if poses.ndim != 3 or poses.shape[-1] not in (2, 3) or poses.shape[1] < 1:
+        raise ValueError(f"{name} must have shape (N, joints, 3) [x, y, visible] or "
+                         f"(N, joints, 2) [x, y], got {poses.shape}")
+    if len(poses) == 0:
+        raise ValueError(f"{name} is empty (0 figures): there is nothing to compute")
+    missing = ~np.isfinite(poses[..., :2]).all(-1)
+    poses[missing, :2] = np.nan
+    if poses.shape[-1] == 3:
+        poses[..., 2] = np.where(missing | ~np.isfinite(poses[..., 2]), 0, poses[..., 2])
     return poses
 
 
-def heatmaps(poses, size: int = 16, stride: int = STRIDE, sigma: float = 1.0) -> np.ndarray:
-    """Target heat maps (N, size, size, joints): a Gaussian of peak 1 at each joint inside the image.
+def _flagged(poses, name: str = "poses") -> np.ndarray:
+    """:func:`_check_poses`, and the visibility column is required."""
+    poses = _check_poses(poses, name)
+    if poses.shape[-1] != 3:
+        raise ValueError(f"PCK needs the visibility flag: {name} must have shape (N, joints, 3) "
+                         f"[x, y, visible]")
+    return poses
 
-    Image pixel ``i`` covers ``[i, i + 1)``; heat-map pixel ``k`` covers image pixels
-    ``[stride * k, stride * (k + 1))``, so a joint at image ``x`` sits at heat-map ``x / stride - 0.5``.
-    A joint outside the image gets an all-zero map (the network learns "not here").
+
+def _check_pred(pred, poses: np.ndarray) -> np.ndarray:
+    pred = np.asarray(pred, np.float32)
+    if pred.shape != poses.shape[:-1] + (2,):
+        raise ValueError(f"predictions have shape {pred.shape}, expected {poses.shape[:-1] + (2,)} "
+                         f"(one (x, y) per joint of each figure)")
+    return pred
+
+
+# --------------------------------------------------------------------------- targets and decoding
+def heatmaps(poses, size: int = 16, stride: float = STRIDE, sigma: float = 1.0) -> np.ndarray:
+    """Target heat maps (N, size, size, joints): a Gaussian of peak 1 at each joint in the image.
+
+    ``poses`` (N, J, 2 or 3) hold (x, y[, visible]) in image pixels, x to the right, y down. Image
+    pixel ``i`` covers ``[i, i + 1)``; heat-map pixel ``k`` covers image pixels
+    ``[stride * k, stride * (k + 1))``, so a joint at image ``x`` sits at heat-map
+    ``x / stride - 0.5``. A joint outside the image, or missing (NaN), gets an all-zero map (the
+    network learns "not here"). Hidden joints inside the image get their Gaussian.
     """
     poses = _check_poses(poses)
-    if sigma <= 0 or size < 1 or stride < 1:
-        raise ValueError(f"need sigma > 0, size >= 1 and stride >= 1; got sigma={sigma}, size={size}, stride={stride}")
+    size, stride = _whole(size, "size"), _positive(stride, "stride")
+    sigma = _positive(sigma, "sigma")
     centre = poses[..., :2] / stride - 0.5                          # (N, J, 2) in heat-map pixels
     grid = np.arange(size, dtype=np.float32)
     gx = np.exp(-((grid[None, None, :] - centre[..., 0:1]) ** 2) / (2 * sigma ** 2))  # (N, J, size)
     gy = np.exp(-((grid[None, None, :] - centre[..., 1:2]) ** 2) / (2 * sigma ** 2))
     maps = gy[:, :, :, None] * gx[:, :, None, :]                    # (N, J, y, x)
-    inside = np.all((poses[..., :2] >= 0) & (poses[..., :2] < size * stride), axis=-1)
-    maps *= inside[..., None, None]
+    xy = poses[..., :2]
+    inside = np.all((xy >= 0) & (xy < size * stride), axis=-1)     # False for a missing joint
+    maps = np.where(inside[..., None, None], maps, 0)               # NaN * 0 would stay NaN
     return maps.transpose(0, 2, 3, 1).astype(np.float32)
 
 
-def decode(maps, stride: int = STRIDE) -> tuple[np.ndarray, np.ndarray]:
-    """Joint positions from heat maps (N, H, W, J): ``(coords (N, J, 2) in image pixels, peaks (N, J))``.
-
-    The argmax cell is moved a quarter of a heat-map pixel towards its higher neighbour in x and in y
-    (Newell's decoding), then mapped back to image pixels: ``x = (u + 0.5) * stride``.
-    """
+def _check_maps(maps, joints: int | None) -> np.ndarray:
+    """Heat maps as float32 (N, H, W, J); refuses empty, non-finite and channels-first arrays."""
     maps = np.asarray(maps, np.float32)
-    if maps.ndim != 4:
-        raise ValueError(f"heat maps must have shape (N, H, W, joints), got {maps.shape}")
+    if maps.ndim != 4 or 0 in maps.shape:
+        raise ValueError(f"maps must have shape (N, H, W, joints) with no empty axis, "
+                         f"got {maps.shape}")
+    n, a, b, c = maps.shape
+    if joints is not None and c != _whole(joints, "joints"):
+        first = " (channels first? use maps.transpose(0, 2, 3, 1))" if a == joints else ""
+        raise ValueError(f"maps have {c} channels on the last axis, expected joints={joints}"
+                         f"{first}")
+    if joints is None and b == c and a != b and c > a:
+        raise ValueError(f"maps of shape {maps.shape} look channels-first (N, joints, H, W): the "
+                         f"last two axes are equal and larger than the second. Give (N, H, W, "
+                         f"joints), e.g. maps.transpose(0, 2, 3, 1), or pass joints= to say which "
+                         f"axis holds the joints")
+    if not np.isfinite(maps).all():
+        raise ValueError("maps contain NaN or inf: the network (or its conversion) produced "
+                         "invalid outputs")
+    return maps
+
+
+def decode(maps, stride: float = STRIDE,
+           joints: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Joint positions from heat maps (N, H, W, J): ``(coords (N, J, 2) as (x, y) in image pixels,
+    peaks (N, J))``.
+
+    Newell's decoding (``postprocess`` in pose-hg-train's ``src/util/pose.lua``): take the argmax
+    (the first in row-major order on a tie, as ``np.argmax``). When it is *inside* the map (not on
+    the first or last row or column) move it a quarter of a heat-map pixel towards the higher
+    neighbour in x and in y (no move on an axis whose two neighbours are equal); on the border do
+    not move it at all, on either axis. Then map back to image pixels:
+    ``x = (column + shift + 0.5) * stride``, ``y = (row + shift + 0.5) * stride``.
+
+    ``joints``: the number of joints on the last axis, when known. Without it, maps whose last two
+    axes are equal and larger than the second, e.g. (N, 16, 64, 64), are refused as channels-first
+    (an all-equal shape such as (N, 16, 16, 16) cannot be told apart and is read channels-last).
+    """
+    maps = _check_maps(maps, joints)
+    stride = _positive(stride, "stride")
     n, h, w, j = maps.shape
-    flat = maps.transpose(0, 3, 1, 2).reshape(n, j, h * w)
-    idx = flat.argmax(-1)
-    peaks = np.take_along_axis(flat, idx[..., None], -1)[..., 0]
-    ys, xs = np.divmod(idx, w)
     m = maps.transpose(0, 3, 1, 2)                                   # (N, J, H, W)
+    ys, xs = np.divmod(m.reshape(n, j, h * w).argmax(-1), w)
     b, k = np.meshgrid(np.arange(n), np.arange(j), indexing="ij")
-
-    def neighbour(yy, xx):
-        inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
-        return np.where(inside, m[b, k, np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)], -np.inf)
-
-    dx = 0.25 * np.sign(neighbour(ys, xs + 1) - neighbour(ys, xs - 1))
-    dy = 0.25 * np.sign(neighbour(ys + 1, xs) - neighbour(ys - 1, xs))
-    dx, dy = np.nan_to_num(dx), np.nan_to_num(dy)                    # both neighbours outside: no shift
-    coords = np.stack([(xs + dx + 0.5) * stride, (ys + dy + 0.5) * stride], -1).astype(np.float32)
-    return coords, peaks
+    at = lambda yy, xx: m[b, k, np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)]  # noqa: E731
+    inside = (xs > 0) & (xs < w - 1) & (ys > 0) & (ys < h - 1)
+    dx = np.where(inside, 0.25 * np.sign(at(ys, xs + 1) - at(ys, xs - 1)), 0.0)
+    dy = np.where(inside, 0.25 * np.sign(at(ys + 1, xs) - at(ys - 1, xs)), 0.0)
+    coords = np.stack([(xs + dx + 0.5) * stride, (ys + dy + 0.5) * stride], -1)
+    return coords.astype(np.float32), at(ys, xs)
 
 
+# --------------------------------------------------------------------------- PCK
 def bbox_size(poses) -> np.ndarray:
-    """The longer side of each figure's joint bounding box (N,), in pixels: PCK's normaliser."""
+    """The longer side of each figure's joint bounding box (N,), in pixels: PCK's normaliser.
+
+    The box holds all the figure's known (x, y) joints, hidden ones included (their true positions
+    are known); missing (NaN) joints are left out. A figure with no known joint gets NaN.
+    """
+    xy = _check_poses(poses)[..., :2]
+    known = np.isfinite(xy)
+    extent = (np.where(known, xy, -np.inf).max(1) - np.where(known, xy, np.inf).min(1)).max(-1)
+    return np.where(known.any((1, 2)), extent, np.nan).astype(np.float32)
+
+
+def normalised_errors(pred, poses) -> np.ndarray:
+    """Distance of each predicted joint to the truth over the figure's :func:`bbox_size` (N, J).
+
+    ``pred`` (N, J, 2) as (x, y); ``poses`` (N, J, 2 or 3) as (x, y[, visible]). NaN for a missing
+    true joint or a NaN prediction. PCK@alpha counts a visible joint whose error is <= alpha.
+    """
     poses = _check_poses(poses)
-    extent = poses[..., :2].max(1) - poses[..., :2].min(1)
-    return extent.max(-1)
+    dist = np.linalg.norm(_check_pred(pred, poses) - poses[..., :2], axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return dist / bbox_size(poses)[:, None]
+
+
+def _share(correct: np.ndarray, counted: np.ndarray) -> np.ndarray:
+    """``correct / counted``, NaN where nothing is counted."""
+    return np.divide(correct, counted, out=np.full(np.shape(correct), np.nan), where=counted > 0)
 
 
 def pck(pred, poses, alpha: float = 0.2) -> dict:
-    """PCK@alpha: the fraction of *visible* joints predicted within ``alpha * bbox_size`` of the truth.
+    """PCK@alpha: the fraction of *visible* joints predicted within ``alpha * bbox_size``.
 
-    ``pred`` (N, J, 2) predicted (x, y); ``poses`` (N, J, 3) true (x, y, visible).
-    Returns ``{"overall": float, "per_joint": array (J,), "correct": bool array (N, J)}``.
+    ``pred`` (N, J, 2) predicted (x, y); ``poses`` (N, J, 3) true (x, y, visible). A joint is
+    correct when its distance is ``<= alpha * bbox_size`` (on the threshold counts, as in Newell's
+    ``distAccuracy``). Only joints with visible > 0 count; a missing (NaN) joint counts as not
+    visible; a NaN prediction counts as wrong.
+
+    Returns ``{"overall": float, "per_joint": (J,), "per_figure": (N,), "correct": bool (N, J),
+    "counted": int}``. Where nothing is counted the value is NaN, not 0: a joint never visible has
+    a NaN ``per_joint``, a figure with no visible joint a NaN ``per_figure`` (it adds nothing to
+    ``overall``), and ``overall`` is NaN when no joint of the batch is visible.
     """
-    pred = np.asarray(pred, np.float32)
-    poses = _check_poses(poses)
-    if poses.shape[-1] != 3:
-        raise ValueError("PCK needs the visibility flag: poses must have shape (N, joints, 3)")
-    if pred.shape != poses.shape[:-1] + (2,):
-        raise ValueError(f"predictions have shape {pred.shape}, expected {poses.shape[:-1] + (2,)} "
-                         f"(one (x, y) per joint of each figure)")
-    if not 0 < alpha <= 1:
-        raise ValueError(f"alpha must be in (0, 1], got {alpha}")
+    poses = _flagged(poses)
+    dist = np.linalg.norm(_check_pred(pred, poses) - poses[..., :2], axis=-1)
     visible = poses[..., 2] > 0
-    dist = np.linalg.norm(pred - poses[..., :2], axis=-1)
-    correct = (dist <= alpha * bbox_size(poses)[:, None]) & visible
-    per_joint = correct.sum(0) / np.maximum(visible.sum(0), 1)
-    return {"overall": float(correct.sum() / max(visible.sum(), 1)), "per_joint": per_joint, "correct": correct}
+    correct = (dist <= np.float32(_alpha(alpha)) * bbox_size(poses)[:, None]) & visible
+    return {"overall": float(_share(correct.sum(), visible.sum())),
+            "per_joint": _share(correct.sum(0), visible.sum(0)),
+            "per_figure": _share(correct.sum(1), visible.sum(1)),
+            "correct": correct, "counted": int(visible.sum())}
 
 
-def pck_table(pred, poses, alphas: Sequence[float] = (0.2, 0.1)) -> pd.DataFrame:
-    """PCK per joint (rows: the 16 joints and "all") at each alpha, in percent."""
+def _joint_names(count: int, names: Sequence[str] | None = None) -> list[str]:
+    """``names``, or the course's 16 JOINTS for 16 joints, or "joint 0", "joint 1", ..."""
+    if names is None:
+        return list(JOINTS) if count == len(JOINTS) else [f"joint {i}" for i in range(count)]
+    if len(names) != count:
+        raise ValueError(f"names has {len(names)} entries for {count} joints")
+    return list(names)
+
+
+def pck_table(pred, poses, alphas: Sequence[float] = (0.2, 0.1),
+              names: Sequence[str] | None = None) -> pd.DataFrame:
+    """PCK per joint (rows: each joint and "all") at each alpha, in percent. Any number of joints:
+    rows are named by ``names``, else the course's JOINTS for 16 joints, else "joint 0", ..."""
     cols = {}
     for a in alphas:
         res = pck(pred, poses, a)
         cols[f"PCK@{a} %"] = [*(100 * res["per_joint"]).round(1), round(100 * res["overall"], 1)]
-    return pd.DataFrame(cols, index=[*JOINTS, "all"])
+    count = len(next(iter(cols.values()))) - 1
+    return pd.DataFrame(cols, index=[*_joint_names(count, names), "all"])
+
+
+# --------------------------------------------------------------------------- pose diagnostics
+def scores(pred, poses, alphas: Sequence[float] = (0.2, 0.1)) -> dict[str, float]:
+    """``{"PCK@0.2": ..., "PCK@0.1": ...}`` as fractions, on all visible joints (pred as (x, y))."""
+    return {f"PCK@{a}": pck(pred, poses, a)["overall"] for a in alphas}
+
+
+def pck_by_visibility(pred, poses, alpha: float = 0.2,
+                      image_size: int = POSE_SIZE) -> dict[str, float]:
+    """PCK@alpha on visible and on occluded joints separately, with how many joints each counts.
+
+    The dataset flags a joint 0 when it is outside the image *or* under an occluder (see
+    :mod:`course_lib.data`). Occluded here means flagged 0 but inside the ``image_size`` image: its
+    true (x, y) is known, so PCK on these joints measures where the network places a joint it
+    cannot see. Joints outside the image are in neither group. A group with no joint gets NaN.
+    """
+    poses = _flagged(poses)
+    xy = poses[..., :2]
+    inside = np.all((xy >= 0) & (xy < _whole(image_size, "image_size")), -1)
+    out = {}
+    groups = {"visible": poses[..., 2] > 0, "occluded": (poses[..., 2] == 0) & inside}
+    for group, mask in groups.items():
+        res = pck(pred, np.concatenate([xy, mask[..., None]], -1), alpha)
+        out[group], out[f"{group} joints"] = res["overall"], res["counted"]
+    return out
+
+
+def per_joint_table(preds: Mapping[str, np.ndarray], poses, alpha: float = 0.2,
+                    names: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per-joint PCK@alpha in percent of several models side by side: ``preds`` maps a model's
+    name to its predictions (N, J, 2) as (x, y). Rows: the joints and "all"; a column per model."""
+    if not preds:
+        raise ValueError("preds is empty: give {model name: predictions (N, J, 2)}")
+    return pd.DataFrame({name: pck_table(p, poses, (alpha,), names).iloc[:, 0]
+                         for name, p in preds.items()})
+
+
+def left_right_pairs(names: Sequence[str] = JOINTS) -> list[tuple[int, int]]:
+    """(left index, right index) of every joint named ``l_<part>`` with an ``r_<part>`` twin."""
+    index = {n: i for i, n in enumerate(names)}
+    return [(i, index["r_" + n[2:]]) for i, n in enumerate(names)
+            if n.startswith("l_") and "r_" + n[2:] in index]
+
+
+def swap_rate(pred, poses, alpha: float = 0.2, names: Sequence[str] | None = None) -> float:
+    """The share of left/right pairs (hips, knees, ankles, shoulders, elbows, wrists) that the
+    network swapped. ``pred`` (N, J, 2) as (x, y); ``poses`` (N, J, 3); ``names`` name the J joints
+    (the course's JOINTS by default for 16 joints); a pair is ``l_<part>`` with ``r_<part>``.
+
+    A pair of one figure is counted when both its joints are visible. It is *swapped* when the
+    swapped assignment explains the prediction within PCK's threshold and better than the true
+    one: ``|pred_l - true_r|`` and ``|pred_r - true_l|`` are both ``<= alpha * bbox_size``, and
+    their sum is smaller than ``|pred_l - true_l| + |pred_r - true_r|``. NaN when no pair counts.
+    """
+    poses = _flagged(poses)
+    pred, pairs = _check_pred(pred, poses), left_right_pairs(_joint_names(poses.shape[1], names))
+    if not pairs:
+        raise ValueError("no left/right pairs: names must contain joints l_<part> and r_<part>")
+    left, right = (np.array(side) for side in zip(*pairs))
+    d = lambda a, b: np.linalg.norm(pred[:, a] - poses[:, b, :2], axis=-1)  # noqa: E731
+    limit = _alpha(alpha) * bbox_size(poses)[:, None]
+    counted = (poses[:, left, 2] > 0) & (poses[:, right, 2] > 0)
+    closer = d(left, right) + d(right, left) < d(left, left) + d(right, right)
+    swapped = (d(left, right) <= limit) & (d(right, left) <= limit) & closer & counted
+    return float(_share(swapped.sum(), counted.sum()))
+
+
+def worst_cases(pred, poses, k: int = 8) -> np.ndarray:
+    """Indices of the ``k`` figures with the largest mean normalised error over their visible
+    joints (:func:`normalised_errors`), worst first. Figures with no visible joint are never chosen
+    (fewer than ``k`` indices come back when fewer figures have one); a NaN prediction is worst."""
+    poses, k = _flagged(poses), _whole(k, "k")
+    err = np.nan_to_num(normalised_errors(pred, poses), nan=np.inf)
+    visible = poses[..., 2] > 0
+    mean = np.where(visible, err, 0).sum(1) / np.maximum(visible.sum(1), 1)
+    scored = np.flatnonzero(visible.any(1))
+    return scored[np.argsort(-mean[scored], kind="stable")][:k]
 
 
 # --------------------------------------------------------------------------- the network
@@ -210,6 +421,18 @@ def _lin(x, filters: int, name: str):
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 
 
+def _check_input_shape(input_shape: Sequence[int], depth: int) -> None:
+    """Both spatial sides: whole numbers divisible by 4 * 2**depth (stride 4, depth halvings)."""
+    if len(input_shape) != 3:
+        raise ValueError(f"input_shape must be (height, width, channels), got {tuple(input_shape)}")
+    unit = 4 * 2 ** depth
+    for side, value in zip(("height", "width", "channels"), input_shape):
+        _whole(value, f"input_shape {side}")
+        if side != "channels" and value % unit:
+            raise ValueError(f"input {side} {value} must be divisible by 4 * 2**depth = {unit} "
+                             f"(stride 4 to the heat maps, then {depth} halvings in the hourglass)")
+
+
 def stacked_hourglass(input_shape: Sequence[int] = (64, 64, 3), joints: int = 16, stacks: int = 2,
                       depth: int = 3, features: int = 64, stem_widths: Sequence[int] = (32, 64),
                       block: str = "residual", expansion: int = 6, crelu_stem: bool = False,
@@ -235,16 +458,14 @@ def stacked_hourglass(input_shape: Sequence[int] = (64, 64, 3), joints: int = 16
     """
     if block not in ("residual", "inverted"):
         raise ValueError(f"block must be 'residual' or 'inverted', not {block!r}")
-    if stacks < 1 or depth < 1 or features < 2 or joints < 1:
-        raise ValueError(f"need stacks >= 1, depth >= 1, features >= 2, joints >= 1; got stacks={stacks}, "
-                         f"depth={depth}, features={features}, joints={joints}")
-    if len(stem_widths) != 2 or min(stem_widths) < 2:
+    stacks, depth = _whole(stacks, "stacks"), _whole(depth, "depth")
+    joints = _whole(joints, "joints")
+    features, expansion = _whole(features, "features", 2), _whole(expansion, "expansion")
+    if len(stem_widths) != 2:
         raise ValueError(f"stem_widths must be two channel counts (after the 7x7 conv, after the first block), "
                          f"got {tuple(stem_widths)}")
-    size = int(input_shape[0])
-    if size % (4 * 2 ** depth):
-        raise ValueError(f"input size {size} must be divisible by 4 * 2**depth = {4 * 2 ** depth} "
-                         f"(stride 4 to the heat maps, then {depth} halvings inside the hourglass)")
+    stem_widths = tuple(_whole(w, "stem_widths entries", 2) for w in stem_widths)
+    _check_input_shape(input_shape, depth)
     if block == "inverted" and (features % 8 or any(w % 8 for w in stem_widths)):
         raise ValueError(f"MobileNetV2 blocks round channels to multiples of 8: use features and stem_widths "
                          f"that are multiples of 8 (got {features}, {tuple(stem_widths)})")
@@ -489,73 +710,7 @@ def train(model: keras.Model, x: np.ndarray, poses: np.ndarray, epochs: int = 2,
 def predict_joints(model: keras.Model, x: np.ndarray, stack: int = -1, batch_size: int = 100) -> np.ndarray:
     """Decoded joints (N, 16, 2) in image pixels from one stack's heat maps (the last by default)."""
     maps = stack_outputs(model, x, batch_size)[stack]
-    return decode(maps, stride=int(x.shape[1]) // int(maps.shape[1]))[0]
-
-
-def scores(pred: np.ndarray, poses: np.ndarray) -> dict[str, float]:
-    """``{"PCK@0.2": ..., "PCK@0.1": ...}`` as fractions."""
-    return {f"PCK@{a}": pck(pred, poses, a)["overall"] for a in (0.2, 0.1)}
-
-
-# --------------------------------------------------------------------------- exercise checkers
-def _single_map_cases() -> list[tuple[tuple, tuple[float, float]]]:
-    """Heat maps (H, W) whose decoded (x, y) in image pixels (stride 4) catches the usual slips:
-    rows/columns swapped, the +0.5 pixel centre forgotten, the shift towards the lower neighbour,
-    a missing neighbour at the border, no shift when the neighbours are equal."""
-    rng = np.random.default_rng(3)
-    cases = []
-    specs = [((5, 2), (0.6, 0.2), (0.1, 0.5)),   # (row, col) peak, (right, left), (down, up)
-             ((1, 6), (0.2, 0.7), (0.4, 0.4)),
-             ((0, 0), (0.3, None), (0.5, None)),  # corner: left/up neighbours missing
-             ((7, 3), (0.5, 0.5), (None, 0.6))]   # bottom row, equal left/right
-    for (r, c), (right, left), (down, up) in specs:
-        m = rng.uniform(0, 0.05, (8, 8)).astype(np.float32)
-        m[r, c] = 1.0
-        for (dr, dc), v in (((0, 1), right), ((0, -1), left), ((1, 0), down), ((-1, 0), up)):
-            if v is not None and 0 <= r + dr < 8 and 0 <= c + dc < 8:
-                m[r + dr, c + dc] = v
-        coords, _ = decode(m[None, :, :, None], stride=STRIDE)
-        cases.append(((m,), tuple(float(v) for v in coords[0, 0])))
-    return cases
-
-
-def check_decode_one(fn) -> "checks.CheckResult":
-    """Exercise: ``fn(heatmap (H, W)) -> (x, y)`` in image pixels, argmax + quarter-pixel shift, stride 4."""
-    from . import checks
-
-    return checks.check_function(
-        "decode_one", fn, _single_map_cases(), atol=1e-6,
-        hint="Find the argmax (row = y, column = x), move 0.25 towards the higher neighbour in x and in y "
-             "(none when both are equal; a neighbour outside the map counts as lower), then x_image = (column + shift + 0.5) * 4.")
-
-
-def pck_exercise_data() -> tuple[np.ndarray, np.ndarray]:
-    """Two figures for the PCK exercise: (pred (2, 16, 2), true (2, 16, 3)). Their boxes are wider than
-    tall, one joint is hidden, and some errors sit between the 0.1 and 0.2 thresholds."""
-    rng = np.random.default_rng(11)
-    true = np.zeros((2, 16, 3), np.float32)
-    true[..., 0] = rng.uniform(10, 50, (2, 16))
-    true[..., 1] = rng.uniform(20, 40, (2, 16))
-    true[0, 0, 0], true[0, 1, 0] = 10, 50            # figure 0: box 40 wide
-    true[1, 0, 0], true[1, 1, 0] = 12, 42            # figure 1: box 30 wide
-    true[..., 2] = 1
-    true[0, 5, 2] = 0                                # hidden joint
-    offsets = rng.choice([0.5, 1.0, 5.0, 7.0, 9.0, 12.0], (2, 16))
-    angle = rng.uniform(0, 2 * np.pi, (2, 16))
-    pred = true[..., :2] + offsets[..., None] * np.stack([np.cos(angle), np.sin(angle)], -1)
-    pred[0, 5] = true[0, 5, :2] + 0.5                # hidden and right: must not count either way
-    return pred.astype(np.float32), true
-
-
-def check_pck_answer(answer, alpha: float = 0.2) -> "checks.CheckResult":
-    """Exercise: PCK@alpha of :func:`pck_exercise_data`, computed by hand."""
-    from . import checks
-
-    pred, true = pck_exercise_data()
-    expected = pck(pred, true, alpha)["overall"]
-    return checks.check_close(f"PCK@{alpha}", answer, expected, rtol=0, atol=1e-9,
-                              hint="Count only visible joints; a joint is correct when its distance to the truth "
-                                   f"is at most {alpha} x the LONGER side of that figure's joint bounding box.")
+    return decode(maps, stride=int(x.shape[1]) // int(maps.shape[1]), joints=int(maps.shape[-1]))[0]
 
 
 def block_macs(kind: str, size: int = 16, features: int = 64, expansion: int = 4) -> int:
@@ -592,6 +747,7 @@ def compare_models(flatbuffers: Mapping[str, bytes], image: np.ndarray, num_thre
 
         timing = bench.measure(call, [x], warmup=2, repeats=max(3, repeats), threads=num_threads)
         maps = tflite.dequantize_output(call(x), out)
-        joints = decode(maps, stride=image.shape[0] // maps.shape[1])[0][0]
+        stride = image.shape[0] // maps.shape[1]
+        joints = decode(maps, stride=stride, joints=int(maps.shape[-1]))[0][0]
         results[name] = {"joints": joints, "ms": timing.median_ms}
     return results
