@@ -1,26 +1,30 @@
-"""Knowledge distillation: a small student learns from a large teacher's outputs, not only from the labels.
+"""Knowledge distillation: a student network learns from a teacher's outputs, not only the labels.
 
-Classification (Hinton et al. 2015). The teacher's logits ``z`` at a temperature ``T`` give *soft targets*
-``p_T = softmax(z / T)``: a large ``T`` spreads probability over the wrong classes, and how the teacher
-spreads it ("this 7 looks a bit like a 1") is what the student learns from. The student's loss is
+Classification (Hinton et al. 2015). The teacher's logits ``z`` at a temperature ``T`` give *soft
+targets* ``p_T = softmax(z / T)``: a large ``T`` spreads probability over the wrong classes, and how
+the teacher spreads it ("this 7 looks a bit like a 1") is what the student learns from. The
+student's loss is
 
     L = alpha * CE(labels, softmax(z_s)) + (1 - alpha) * T² * KL(p_T(z_t) || p_T(z_s))
 
 The T² keeps the soft term's gradients the same size whatever ``T`` is (they scale as 1/T²).
 
 Heat maps: Fast Pose Distillation (FPD, Zhang et al., CVPR 2019). The teacher's heat maps are soft
-targets already: a blurred or double peak says where the teacher is unsure, and it places an occluded
-joint where the ground truth only has a Gaussian at a position no pixel shows. Every stack ``s`` of the
-student learns from the ground truth ``g`` and from the teacher's *last* stack ``t`` (its final answer):
+targets already: a blurred or double peak says where the teacher is unsure, and it places an
+occluded joint where the ground truth only has a Gaussian at a position no pixel shows. Every stack
+``s`` of the student learns from the ground truth ``g`` and from the teacher's *last* stack ``t``
+(its final answer):
 
     L = alpha * MSE(s, g) + (1 - alpha) * MSE(s, t)       (MSE = mean over every element)
 
 **Convention.** Here ``alpha`` is the weight on the *ground truth*, as in Hinton's loss above:
-``alpha = 1`` is plain ground-truth training (:func:`course_lib.pose.train`), ``alpha = 0`` learns from
-the teacher alone. FPD's paper (eq. 4) and reference code (``loss = (1 - KD.ALPHA) * pose_loss +
-KD.ALPHA * kd_pose_loss``) call the weight on the *teacher* alpha: the paper's α is ``1 - alpha`` here.
-Their MPII Hourglass setting is 0.5, the same either way. (The reference code also halves each MSE and
-zeroes the maps of unlabelled joints; the course's ground-truth training does neither, so neither
+``alpha = 1`` is plain ground-truth training (:func:`course_lib.pose.train`), ``alpha = 0`` learns
+from the teacher alone. FPD's reference code calls the weight on the *teacher* alpha
+(``loss = (1 - KD.ALPHA) * pose_loss + KD.ALPHA * kd_pose_loss``, in ``lib/core/function.py`` of
+github.com/ilovepose/fast-human-pose-estimation.pytorch): its ``KD.ALPHA`` is ``1 - alpha`` here.
+Its MPII Hourglass setting, ``KD.ALPHA: 0.5``, is the same either way; for any other value, check
+which term a paper's weight belongs to before comparing. (The reference code also halves each MSE
+and zeroes unlabelled joints in both terms; the course's ground-truth training does neither, nor
 does this module.)
 
 Cost: one teacher forward pass per training image, paid once (:func:`teacher_maps` caches them). The
@@ -28,7 +32,8 @@ student's size and latency do not change.
 
 Training on the mixture: because MSE is quadratic,
 
-    alpha * (s - g)² + (1 - alpha) * (s - t)² = (s - m)² + alpha (1 - alpha) (g - t)²,   m = alpha g + (1 - alpha) t
+    alpha (s - g)² + (1 - alpha) (s - t)² = (s - m)² + alpha (1 - alpha) (g - t)²
+    with the mixed target  m = alpha g + (1 - alpha) t
 
 The last term does not depend on the student, so the gradients are those of plain MSE to the mixed
 target ``m`` (:func:`mixed_targets`). :func:`train_student` trains on ``m`` with the settings of
@@ -48,11 +53,14 @@ __all__ = ["soft_targets", "kd_loss", "fpd_loss", "mixed_targets", "teacher_maps
 
 # --------------------------------------------------------------------------- input checks
 def _check_alpha(alpha) -> float:
-    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.integer, np.floating)):
-        raise TypeError(f"alpha must be a number in [0, 1] (the weight on the ground truth), got {alpha!r}")
+    number = isinstance(alpha, (int, float, np.integer, np.floating))
+    if isinstance(alpha, (bool, np.bool_)) or not number:
+        raise TypeError(f"alpha must be a number in [0, 1] (the weight on the ground truth), "
+                        f"got {alpha!r}")
     alpha = float(alpha)
     if not 0.0 <= alpha <= 1.0:  # also rejects nan
-        raise ValueError(f"alpha is the weight on the ground truth and must be in [0, 1], got {alpha}")
+        raise ValueError(f"alpha is the weight on the ground truth and must be in [0, 1], "
+                         f"got {alpha}")
     return alpha
 
 
@@ -77,15 +85,16 @@ def _finite_array(name: str, values, ndim: int | None = None) -> np.ndarray:
 
 def _same_shape(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray) -> None:
     if a.shape != b.shape:
-        raise ValueError(f"{name_a} has shape {a.shape} but {name_b} has shape {b.shape}: they must match")
+        raise ValueError(f"{name_a} has shape {a.shape} but {name_b} has shape {b.shape}: "
+                         "they must match")
 
 
 # --------------------------------------------------------------------------- classification (NumPy)
 def soft_targets(logits, T: float = 1.0) -> np.ndarray:
     """Softmax of ``logits / T`` over the last axis: ``p_i = exp(z_i / T) / sum_j exp(z_j / T)``.
 
-    ``T = 1`` is the usual softmax; a larger ``T`` gives softer probabilities (the same ranking, closer
-    together). Computed stably (the largest logit is subtracted first).
+    ``T = 1`` is the usual softmax; a larger ``T`` gives softer probabilities (the same ranking,
+    closer together). Computed stably (the largest logit is subtracted first).
     """
     T = _check_temperature(T)
     z = _finite_array("logits", logits).astype(np.float64) / T
@@ -109,7 +118,8 @@ def kd_loss(student_logits, teacher_logits, labels, T: float, alpha: float) -> f
     labels = np.asarray(labels)
     if labels.shape != (len(s),) or labels.dtype.kind not in "iu" or labels.min(initial=0) < 0 \
             or labels.max(initial=0) >= s.shape[1]:
-        raise ValueError(f"labels must be {len(s)} class indices in [0, {s.shape[1]}), got {labels!r}")
+        raise ValueError(f"labels must be {len(s)} class indices in [0, {s.shape[1]}), "
+                         f"got {labels!r}")
     log_p_s = np.log(soft_targets(s, 1.0))
     hard = -log_p_s[np.arange(len(s)), labels].mean()
     p_t, p_s = soft_targets(t, T), soft_targets(s, T)
@@ -139,7 +149,8 @@ def fpd_loss(student_maps, teacher_maps, target_maps, alpha: float) -> float:
 
 def mixed_targets(teacher_maps, target_maps, alpha: float) -> np.ndarray:
     """``alpha * target + (1 - alpha) * teacher`` (float32): MSE to it has the gradients of
-    :func:`fpd_loss`. At ``alpha = 1`` it is exactly the ground truth, at ``alpha = 0`` the teacher."""
+    :func:`fpd_loss`. At ``alpha = 1`` it is exactly the ground truth, at ``alpha = 0`` the
+    teacher."""
     alpha = _check_alpha(alpha)
     t = _finite_array("teacher_maps", teacher_maps, ndim=4).astype(np.float32)
     g = _finite_array("target_maps", target_maps, ndim=4).astype(np.float32)
@@ -150,25 +161,28 @@ def mixed_targets(teacher_maps, target_maps, alpha: float) -> np.ndarray:
 def teacher_maps(teacher: keras.Model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
     """The teacher's final answer, its LAST stack's heat maps for images ``x``, computed once.
 
-    Only the last output is computed and kept (:func:`course_lib.pose.inference_model`), so an 8-stack
-    teacher costs one stack's memory: 4000 images of 16x16x16 float32 maps take 65 MB. Call it once
-    and pass the array to :func:`train_student` for every variant: the teacher then sees each
-    training image exactly once, whatever the number of epochs and variants.
+    Only the last output is computed and kept (:func:`course_lib.pose.inference_model`), so an
+    8-stack teacher costs one stack's memory: 4000 images of 16x16x16 float32 maps take 65 MB. Call
+    it once and pass the array to :func:`train_student` for every variant: the teacher then sees
+    each training image exactly once, whatever the number of epochs and variants.
     """
     x = np.asarray(x, np.float32)
     expected = tuple(teacher.inputs[0].shape[1:])
     if tuple(x.shape[1:]) != expected:
-        raise ValueError(f"teacher '{teacher.name}' takes images of shape {expected}, got {tuple(x.shape[1:])}")
+        raise ValueError(f"teacher '{teacher.name}' takes images of shape {expected}, "
+                         f"got {tuple(x.shape[1:])}")
     final = pose.inference_model(teacher, -1, name=f"{teacher.name}_final")
     maps = np.asarray(final.predict(x, batch_size=batch_size, verbose=0), np.float32)
     return _finite_array(f"the heat maps of teacher '{teacher.name}'", maps, ndim=4)
 
 
-def _student_targets(student: keras.Model, teacher, x: np.ndarray, poses) -> tuple[np.ndarray, np.ndarray]:
+def _student_targets(student: keras.Model, teacher, x: np.ndarray,
+                     poses) -> tuple[np.ndarray, np.ndarray]:
     """(ground-truth maps, teacher maps), both checked against the student's output shape."""
     expected = tuple(student.inputs[0].shape[1:])
     if tuple(x.shape[1:]) != expected:
-        raise ValueError(f"student '{student.name}' takes images of shape {expected}, got {tuple(x.shape[1:])}")
+        raise ValueError(f"student '{student.name}' takes images of shape {expected}, "
+                         f"got {tuple(x.shape[1:])}")
     if len(poses) != len(x):
         raise ValueError(f"{len(x)} images but {len(poses)} poses: give one pose per image")
     _finite_array("images x", x)
@@ -177,22 +191,24 @@ def _student_targets(student: keras.Model, teacher, x: np.ndarray, poses) -> tup
     if isinstance(teacher, keras.Model):
         t_shape = tuple(teacher.outputs[-1].shape[1:])
         if t_shape != out_shape:
-            raise ValueError(f"teacher '{teacher.name}' outputs heat maps of shape {t_shape} but student "
-                             f"'{student.name}' outputs {out_shape}: they must match")
+            raise ValueError(f"teacher '{teacher.name}' outputs heat maps of shape {t_shape} but "
+                             f"student '{student.name}' outputs {out_shape}: they must match")
         t_maps = teacher_maps(teacher, x)
     else:
         t_maps = _finite_array("teacher maps", teacher, ndim=4).astype(np.float32)
         if t_maps.shape != (len(x),) + out_shape:
-            raise ValueError(f"teacher maps have shape {t_maps.shape} but student '{student.name}' needs "
-                             f"{(len(x),) + out_shape} (one map per image, the student's output shape)")
+            raise ValueError(f"teacher maps have shape {t_maps.shape} but student '{student.name}' "
+                             f"needs {(len(x),) + out_shape} (one map per image, the student's "
+                             "output shape)")
     size = out_shape[0]
     g_maps = pose.heatmaps(poses, size=size, stride=int(x.shape[1]) // size)
     return g_maps, t_maps
 
 
 def train_student(student: keras.Model, teacher, x: np.ndarray, poses: np.ndarray, alpha: float,
-                  epochs: int = 2, learning_rate: float = 4e-3, batch_size: int = 32, verbose: bool = True):
-    """Train ``student`` with FPD's loss; every stack is supervised, as in :func:`course_lib.pose.train`.
+                  epochs: int = 2, learning_rate: float = 4e-3, batch_size: int = 32,
+                  verbose: bool = True):
+    """Train ``student`` with FPD's loss, every stack supervised (as :func:`course_lib.pose.train`).
 
     ``teacher``: a Keras model (its last stack's maps are computed once, by :func:`teacher_maps`) or
     those maps already computed, an array (N, H, W, joints) in the order of ``x``. ``alpha`` is the
@@ -211,8 +227,8 @@ def train_student(student: keras.Model, teacher, x: np.ndarray, poses: np.ndarra
     del g_maps, t_maps
     # The same settings as pose.train (which computes its targets itself, so cannot take these).
     steps = max(1, epochs * int(np.ceil(len(x) / batch_size)))
-    student.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps)),
-                    loss=["mse"] * len(student.outputs))
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
+    student.compile(optimizer=keras.optimizers.Adam(schedule), loss=["mse"] * len(student.outputs))
     student.optimizer.build(student.trainable_variables)
-    return student.fit(x, [target] * len(student.outputs), epochs=epochs, batch_size=batch_size, shuffle=True,
-                       verbose=0, callbacks=[EpochPrinter()] if verbose else [])
+    return student.fit(x, [target] * len(student.outputs), epochs=epochs, batch_size=batch_size,
+                       shuffle=True, verbose=0, callbacks=[EpochPrinter()] if verbose else [])
