@@ -12,7 +12,7 @@ const MODELS_URL = new URL("./models/models.json", import.meta.url).href;
 const INPUT_SHAPE = [1, SIZE, SIZE, 3];
 const OUTPUT_SHAPE = [1, 16, 16, 16];
 const REPEATS = 20;
-const WARMUP = 5;
+const WARMUP = 20;             // also gives the browser time to optimise the WebAssembly code
 const SCALE = 384 / SIZE;            // canvas pixels per image pixel
 const DEFAULT_ANGLES = { lean: 0, r_arm: 0.6, l_arm: 1.2, r_thigh: 0.2, l_thigh: 0.5, r_knee: 0.3, l_knee: 0.8 };
 const MODEL_STYLE = { float32: { colour: "#ffd43b", shape: "circle" }, int8: { colour: "#f06595", shape: "square" } };
@@ -172,6 +172,7 @@ async function benchmark(repeats = REPEATS) {
   }
   for (const mode of modes) state.models[mode].latency = median(times[mode]);
   showLatency(repeats);
+  drawTable();
   return Object.fromEntries(modes.map((m) => [m, state.models[m].latency]));
 }
 
@@ -234,12 +235,25 @@ function marker(ctx, [x, y], style, size = 5) {
 function draw() {
   const ctx = $("figure").getContext("2d");
   imageToCanvas(state.image, ctx, 0, 0, 384, 384);
-  // Predicted skeletons, one colour per model.
-  for (const [mode, pred] of Object.entries(state.predictions)) {
-    const style = MODEL_STYLE[mode] || MODEL_STYLE.float32;
+  // The true joints first: thin handles to drag (not shown for a camera frame, which has no truth).
+  if (state.source === "figure") {
+    state.joints.forEach(([x, y], j) => {
+      ctx.beginPath();
+      ctx.arc(x * SCALE, y * SCALE, j === state.heatJoint ? 9 : 7, 0, 2 * Math.PI);
+      ctx.strokeStyle = "rgba(255, 255, 255, 0.9)";
+      ctx.lineWidth = j === state.heatJoint ? 2.5 : 1.5;
+      ctx.stroke();
+    });
+  }
+  // Then each model's predicted skeleton: fp32 solid with large circles, int8 dashed with small squares
+  // on top, so both stay visible where they agree.
+  for (const mode of ["float32", "int8"]) {
+    const pred = state.predictions[mode];
+    if (!pred) continue;
+    const style = MODEL_STYLE[mode];
     ctx.strokeStyle = style.colour;
     ctx.lineWidth = 2;
-    ctx.setLineDash(mode === "int8" ? [6, 4] : []);
+    ctx.setLineDash(mode === "int8" ? [5, 4] : []);
     for (const [a, b] of LIMBS) {
       ctx.beginPath();
       ctx.moveTo(pred.coords[a][0] * SCALE, pred.coords[a][1] * SCALE);
@@ -247,17 +261,7 @@ function draw() {
       ctx.stroke();
     }
     ctx.setLineDash([]);
-    pred.coords.forEach((p) => marker(ctx, p, style, mode === "int8" ? 3.5 : 4.5));
-  }
-  // The true joints: handles to drag (not shown for a camera frame, which has no truth).
-  if (state.source === "figure") {
-    state.joints.forEach(([x, y], j) => {
-      ctx.beginPath();
-      ctx.arc(x * SCALE, y * SCALE, j === state.heatJoint ? 8 : 6, 0, 2 * Math.PI);
-      ctx.strokeStyle = "#fff";
-      ctx.lineWidth = j === state.heatJoint ? 3 : 2;
-      ctx.stroke();
-    });
+    pred.coords.forEach((p) => marker(ctx, p, style, mode === "int8" ? 3 : 6));
   }
   drawHeatmaps();
   drawTable();

@@ -212,7 +212,7 @@ def test_dragging_a_joint_moves_the_predictions(demo):
     count = page.evaluate("window.demo.state.inferences")
     page.mouse.move(x, y)
     page.mouse.down()
-    page.mouse.move(x + 40, y - 50, steps=8)            # 40 x 50 screen pixels = 6.7 x 8.3 image pixels
+    page.mouse.move(x - 50, y - 40, steps=8)            # outwards: 50 x 40 screen pixels = 8.3 x 6.7 image pixels
     page.mouse.up()
     _settle(page)
     truth = page.evaluate(f"window.demo.state.joints[{wrist}]")
@@ -222,25 +222,35 @@ def test_dragging_a_joint_moves_the_predictions(demo):
     for mode, old in before.items():
         new = page.evaluate(f"window.demo.predictionsOf('{mode}')")[wrist]
         shift = np.hypot(new[0] - old[0], new[1] - old[1])
-        assert shift >= 0.5 * moved, f"{mode}: the predicted wrist moved {shift:.1f} px for a {moved:.1f} px drag"
+        miss_before = np.hypot(old[0] - truth[0], old[1] - truth[1])
+        miss_after = np.hypot(new[0] - truth[0], new[1] - truth[1])
+        print(f"\n{mode}: drag {moved:.1f} px; predicted wrist moved {shift:.1f} px, now {miss_after:.1f} px from it")
+        assert shift >= 0.4 * moved and miss_after < miss_before, \
+            f"{mode}: the predicted wrist moved {shift:.1f} px for a {moved:.1f} px drag ({miss_after:.1f} px off)"
 
 
 def test_latency_line_benchmark_and_screenshot(demo, tmp_path_factory):
     page = demo["page"]
     _settle(page)
-    in_page = page.evaluate("window.demo.benchmark(20)")
     line = page.inner_text("#latency")
     assert re.search(r"fp32 \d+\.\d+ ms", line) and re.search(r"int8 \d+\.\d+ ms", line), line
+    # Benchmark (printed, not asserted): browser and Python interleaved, three rounds of 20 calls each.
+    blobs = {m["mode"]: (MODELS / m["file"]).read_bytes() for m in json.loads((MODELS / "models.json").read_text())["models"]}
+    rounds = {"browser": {m: [] for m in blobs}, "python": {m: [] for m in blobs}}
+    for _ in range(3):
+        for mode, ms in page.evaluate("window.demo.benchmark(20)").items():
+            rounds["browser"][mode].append(ms)
+        for mode, blob in blobs.items():
+            rounds["python"][mode].append(bench.time_interpreter(blob, num_threads=1, warmup=5, repeats=20).median_ms)
     ready_ms = page.evaluate("window.demo.state.readyMs")
-    python = {m["mode"]: bench.time_interpreter((MODELS / m["file"]).read_bytes(), num_threads=1, warmup=5, repeats=20)
-              for m in json.loads((MODELS / "models.json").read_text())["models"]}
-    print(f"\npage ready {ready_ms / 1000:.2f} s after navigation ({demo['wall_s']:.2f} s wall from goto); "
-          f"{bench.machine_line()}")
-    print("median latency of one call, 1 thread (20 calls after 5 warm-up):")
-    for mode in ("float32", "int8"):
-        print(f"  {mode:>7}: browser (LiteRT.js, WebAssembly) {in_page[mode]:.3f} ms, "
-              f"Python (ai_edge_litert, XNNPACK) {python[mode].median_ms:.3f} ms")
-    print("table row: " + page.inner_text("#results").replace("\n", " | "))
+    print(f"\npage ready {ready_ms / 1000:.2f} s after navigation (models loaded, first prediction and the first "
+          f"latency measurement included; {demo['wall_s']:.2f} s from goto); {bench.machine_line()}")
+    print("median latency of one call at 1 thread (median over 3 interleaved rounds of 20 calls; range):")
+    for mode in blobs:
+        b, p = rounds["browser"][mode], rounds["python"][mode]
+        print(f"  {mode:>7}: browser (LiteRT.js, WebAssembly) {np.median(b):.3f} ms ({min(b):.3f}-{max(b):.3f}), "
+              f"Python (ai_edge_litert, XNNPACK) {np.median(p):.3f} ms ({min(p):.3f}-{max(p):.3f})")
+    print("page's table: " + page.inner_text("#results tbody").replace("\n", " | "))
     path = tmp_path_factory.mktemp("screenshots") / "demo.png"
     page.screenshot(path=str(path), full_page=True)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -267,6 +277,30 @@ def test_camera_with_a_fake_device(demo, tmp_path_factory):
     assert err < 8, f"the int8 model misses the clip's figure by {err:.1f} px on average"
     page.click("#camera")
     assert "Camera off" in page.inner_text("#camera-status")
+
+
+def test_page_in_the_static_site(browser, tmp_path):
+    """make site's copy (site/build.py copy_demo) works from a plain static server: no COOP/COEP headers."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("site_build", ROOT / "site" / "build.py")
+    site_build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(site_build)
+    site_build.copy_demo(tmp_path)
+    assert not list((tmp_path / "demo" / "vendor").rglob("*threaded*"))      # only what the page loads
+    proc = subprocess.Popen([sys.executable, "-u", "-m", "http.server", "--bind", "127.0.0.1", "0"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        port = re.search(r"port (\d+)", proc.stdout.readline()).group(1)
+        page, requests, _ = _open(browser, f"http://127.0.0.1:{port}/demo/")
+        shown, line, isolated = _errors(page), page.inner_text("#latency"), page.evaluate("window.crossOriginIsolated")
+        page.context.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert shown == "", shown
+    assert all(u.startswith(f"http://127.0.0.1:{port}/") for u in requests if not u.startswith("data:"))
+    assert not isolated and "coarse timer" in line and re.search(r"int8 \d+\.\d+ ms", line), line
 
 
 # --------------------------------------------------------------------------- bad inputs: visible messages
