@@ -150,7 +150,8 @@ def _check_models(models) -> dict:
 
 def _check_provenance(provenance, modes) -> dict:
     if not isinstance(provenance, Mapping):
-        raise ExportError(f"provenance must be a dict, got {type(provenance).__name__}")
+        raise ExportError(f"provenance must be a dict like {{'notebook': '09_capstone_hourglass.ipynb', 'pck': "
+                          f"{{mode: {{'PCK@0.2': ...}}}}}}, got {type(provenance).__name__}")
     if not isinstance(provenance.get("notebook"), str) or not provenance["notebook"]:
         raise ExportError("provenance['notebook'] must name the notebook that trained the models, "
                           "e.g. '09_capstone_hourglass.ipynb'")

@@ -135,8 +135,9 @@ function provenanceText(manifest) {
   const first = (manifest.models || [])[0];
   if (!first) return "";
   const pck = (manifest.models || []).map((m) => `${m.label} ${fmtPct(m.pck && m.pck["PCK@0.2"])}`).join(", ");
-  return `Models exported by ${first.notebook} on ${first.date}; PCK@0.2 on its synthetic test set: ${pck}. `
-    + "Sizes and hashes are in models/models.json.";
+  const date = String(first.date || "").replace("T", " ").replace(/:\d\d(\+00:00)?$/, " UTC");
+  return `Models from: ${first.notebook} (exported ${date}). PCK@0.2 measured there on synthetic test figures: `
+    + `${pck}. Sizes, sha256 and quantization are in models/models.json.`;
 }
 
 // ------------------------------------------------------------------ inference
@@ -526,18 +527,13 @@ async function main() {
     error(e.message || String(e));
   }
   const loaded = Object.values(state.models);
-  if (loaded.length) {
-    await predict();
-    await measureLatency();
-  } else {
-    showLatency(REPEATS);
-    draw();
-  }
-  state.readyMs = performance.now();
+  if (loaded.length) await predict(); else draw();
+  state.readyMs = performance.now();     // the visitor sees both models' predictions from here on
   status(loaded.length
     ? `Ready in ${(state.readyMs / 1000).toFixed(2)} s: ${loaded.map((m) => m.label).join(" and ")} loaded. `
       + "Drag a joint, or press Random pose."
     : "The models could not be loaded (see the message above); you can still pose the figure.");
+  if (loaded.length) await measureLatency(); else showLatency(REPEATS);
 }
 
 // Hooks for the tests and for the curious (browser console).
