@@ -141,6 +141,19 @@ function provenanceText(manifest) {
 }
 
 // ------------------------------------------------------------------ inference
+/** One call as a visitor's change makes it: input tensor, run, read the output, free the tensors. */
+async function runOnce(compiled, input, shape) {
+  const tensor = new litert.Tensor(input, shape);
+  try {
+    const outputs = await compiled.run([tensor]);
+    const data = outputs[0].toTypedArray().slice();
+    for (const t of outputs) t.delete();
+    return data;
+  } finally {
+    tensor.delete();
+  }
+}
+
 /** Run one model on a 64×64×3 float image; resolves to its raw output (Float32Array, NHWC). */
 async function runModel(mode, input) {
   const model = state.models[mode];
@@ -148,15 +161,26 @@ async function runModel(mode, input) {
   if (!(input instanceof Float32Array) || input.length !== SIZE * SIZE * 3) {
     throw new Error(`the input must be a Float32Array of ${SIZE * SIZE * 3} values (64×64×3)`);
   }
-  const tensor = new litert.Tensor(input, INPUT_SHAPE);
+  return runOnce(model.compiled, input, INPUT_SHAPE);
+}
+
+/** Median time of one call of a (tiny) model given as bytes: the runtime's fixed price per call. */
+async function callOverhead(bytes, repeats = 50) {
+  const compiled = await litert.loadAndCompile(Uint8Array.from(bytes), { accelerator: "wasm",
+    cpuOptions: { numThreads: 1 } });
+  const shape = Array.from(compiled.getInputDetails()[0].shape, (d) => (d < 0 ? 1 : d));
+  const input = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  const times = [];
   try {
-    const outputs = await model.compiled.run([tensor]);
-    const data = outputs[0].toTypedArray().slice();
-    for (const t of outputs) t.delete();
-    return data;
+    for (let i = 0; i < WARMUP + repeats; i++) {
+      const t0 = performance.now();
+      await runOnce(compiled, input, shape);
+      if (i >= WARMUP) times.push(performance.now() - t0);
+    }
   } finally {
-    tensor.delete();
+    compiled.delete();
   }
+  return median(times);
 }
 
 async function benchmark(repeats = REPEATS) {
@@ -541,6 +565,7 @@ window.demo = {
   state,
   run: (mode, input) => runModel(mode, input instanceof Float32Array ? input : Float32Array.from(input)),
   benchmark,
+  callOverhead,
   decode,
   render,
   jointClientXY(j) {

@@ -229,6 +229,14 @@ def test_dragging_a_joint_moves_the_predictions(demo):
             f"{mode}: the predicted wrist moved {shift:.1f} px for a {moved:.1f} px drag ({miss_after:.1f} px off)"
 
 
+def _one_op_model() -> bytes:
+    """A one-operator flatbuffer (4 numbers in, ReLU, 4 out): its latency is a runtime's price per call."""
+    import keras
+
+    inp = keras.Input((4,))
+    return webdemo.fix_batch_size(tflite.convert(keras.Model(inp, keras.layers.ReLU()(inp), name="one_op")))
+
+
 def test_latency_line_benchmark_and_screenshot(demo, tmp_path_factory):
     page = demo["page"]
     _settle(page)
@@ -243,6 +251,8 @@ def test_latency_line_benchmark_and_screenshot(demo, tmp_path_factory):
             rounds["browser"][mode].append(ms)
         for mode, blob in blobs.items():
             rounds["python"][mode].append(bench.time_interpreter(blob, num_threads=1, warmup=5, repeats=20).median_ms)
+    overhead = {"browser": page.evaluate("(b) => window.demo.callOverhead(b, 50)", list(_one_op_model())),
+                "python": bench.time_interpreter(_one_op_model(), num_threads=1, warmup=5, repeats=50).median_ms}
     ready_ms = page.evaluate("window.demo.state.readyMs")
     print(f"\npage ready {ready_ms / 1000:.2f} s after navigation (LiteRT.js and both models loaded, both predictions "
           f"drawn; the page's own latency measurement follows, {demo['wall_s']:.2f} s from goto to its end); {bench.machine_line()}")
@@ -251,6 +261,8 @@ def test_latency_line_benchmark_and_screenshot(demo, tmp_path_factory):
         b, p = rounds["browser"][mode], rounds["python"][mode]
         print(f"  {mode:>7}: browser (LiteRT.js, WebAssembly) {np.median(b):.3f} ms ({min(b):.3f}-{max(b):.3f}), "
               f"Python (ai_edge_litert, XNNPACK) {np.median(p):.3f} ms ({min(p):.3f}-{max(p):.3f})")
+    print(f"  per-call overhead (a one-operator model): browser {overhead['browser']:.3f} ms, "
+          f"Python {overhead['python']:.3f} ms")
     print("page's table: " + page.inner_text("#results tbody").replace("\n", " | "))
     path = tmp_path_factory.mktemp("screenshots") / "demo.png"
     page.screenshot(path=str(path), full_page=True)
