@@ -31,7 +31,8 @@ import pandas as pd
 from . import config, tflite
 from .config import quiet_native_stderr
 
-__all__ = ["DEMO_DIR", "DEMO_MODELS", "MODES", "INPUT_SHAPE", "OUTPUT_SHAPE", "MANIFEST", "convert_for_web", "fix_batch_size",
+__all__ = ["DEMO_DIR", "DEMO_MODELS", "MODES", "INPUT_SHAPE", "OUTPUT_SHAPE", "MANIFEST", "convert_for_web",
+           "fix_batch_size",
            "export_models", "read_manifest", "verify_models"]
 
 DEMO_DIR: Path = config.REPO_ROOT / "demo"          #: the static page
@@ -186,7 +187,8 @@ def _check_out_dir(out_dir, modes) -> Path:
         path = out_dir / name
         if path.exists() and name not in ours:
             raise FileExistsError(f"{path} exists and was not written by {GENERATOR} (it is not listed in "
-                                  f"{out_dir / MANIFEST}); move it away or choose another out_dir. Nothing was written.")
+                                  f"{out_dir / MANIFEST}); move it away or choose another out_dir. "
+                                  "Nothing was written.")
     out_dir.mkdir(parents=True, exist_ok=True)
     return out_dir
 

@@ -84,6 +84,7 @@ async function loadModel(entry) {
   }
   const bytes = new Uint8Array(await response.arrayBuffer());
   const digest = await sha256(bytes);
+  if (digest === null) state.hashUnchecked = true;
   if (digest !== null && digest !== entry.sha256) {
     throw new Error(`The ${entry.label} model file ${where} is corrupt or not the exported one: its sha256 is `
       + `${digest.slice(0, 12)}…, models.json says ${entry.sha256.slice(0, 12)}… (${bytes.length} bytes, `
@@ -123,8 +124,9 @@ async function loadModels() {
   for (const entry of entries) {
     for (const el of document.querySelectorAll(`.label-${entry.mode}`)) el.textContent = entry.label;
   }
-  $("provenance").textContent = provenanceText(manifest);
   const loaded = await Promise.allSettled(entries.map(loadModel));
+  $("provenance").textContent = provenanceText(manifest) + (state.hashUnchecked
+    ? " The files' sha256 could not be checked here (browsers offer it only over https or on localhost)." : "");
   loaded.forEach((result, i) => {
     if (result.status === "fulfilled") state.models[entries[i].mode] = result.value;
     else error(result.reason.message || String(result.reason));

@@ -57,7 +57,8 @@ export function poseFromAngles({ lean = 0, head = 0, r_thigh = 0.2, r_knee = 0.3
     j[knee] = add(j[hip], down(ang), 0.24 * h);
     j[ankle] = add(j[knee], down(ang - sgn * bend), 0.23 * h);
   }
-  for (const [shoulder, elbow, wrist, sgn, arm, bend] of [[12, 11, 10, -1, r_arm, r_elbow], [13, 14, 15, 1, l_arm, l_elbow]]) {
+  const arms = [[12, 11, 10, -1, r_arm, r_elbow], [13, 14, 15, 1, l_arm, l_elbow]];
+  for (const [shoulder, elbow, wrist, sgn, arm, bend] of arms) {
     j[shoulder] = add(j[7], side, sgn * 0.11 * h);
     const ang = lean + sgn * arm;
     j[elbow] = add(j[shoulder], down(ang), 0.16 * h);

@@ -244,7 +244,8 @@ def test_latency_line_benchmark_and_screenshot(demo, tmp_path_factory):
     for entry in json.loads((MODELS / "models.json").read_text())["models"]:
         assert re.search(re.escape(entry["label"]) + r" \d+\.\d+ ms", line), line
     # Benchmark (printed, not asserted): browser and Python interleaved, three rounds of 20 calls each.
-    blobs = {m["mode"]: (MODELS / m["file"]).read_bytes() for m in json.loads((MODELS / "models.json").read_text())["models"]}
+    entries = json.loads((MODELS / "models.json").read_text())["models"]
+    blobs = {m["mode"]: (MODELS / m["file"]).read_bytes() for m in entries}
     rounds = {"browser": {m: [] for m in blobs}, "python": {m: [] for m in blobs}}
     for _ in range(3):
         for mode, ms in page.evaluate("window.demo.benchmark(20)").items():
@@ -255,7 +256,8 @@ def test_latency_line_benchmark_and_screenshot(demo, tmp_path_factory):
                 "python": bench.time_interpreter(_one_op_model(), num_threads=1, warmup=5, repeats=50).median_ms}
     ready_ms = page.evaluate("window.demo.state.readyMs")
     print(f"\npage ready {ready_ms / 1000:.2f} s after navigation (LiteRT.js and both models loaded, both predictions "
-          f"drawn; the page's own latency measurement follows, {demo['wall_s']:.2f} s from goto to its end); {bench.machine_line()}")
+          f"drawn; the page's own latency measurement follows, {demo['wall_s']:.2f} s from goto to its end)")
+    print(bench.machine_line())
     print("median latency of one call at 1 thread (median over 3 interleaved rounds of 20 calls; range):")
     for mode in blobs:
         b, p = rounds["browser"][mode], rounds["python"][mode]
