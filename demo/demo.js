@@ -4,7 +4,7 @@
 // their sha256; each file is fetched, checked, compiled for the CPU (WebAssembly, one thread) and its
 // input shape checked. Every failure is shown on the page and the rest keeps working.
 // Test hooks (tests/test_demo.py): window.demo.run(mode, Float32Array) returns a model's raw output.
-import { JOINTS, LIMBS, SIZE, bboxSize, decode, poseFromAngles, randomAngles, render, rng }
+import { JOINTS, LIMBS, SIZE, bboxSize, decode, occluder, poseFromAngles, randomAngles, render, rng }
   from "./figure.js";
 
 const WASM_DIR = new URL("./vendor/@litertjs/core/wasm/", import.meta.url).href;
@@ -22,6 +22,7 @@ const state = {
   angles: { ...DEFAULT_ANGLES },
   joints: poseFromAngles(DEFAULT_ANGLES),
   seed: 1,
+  occluder: null,          // the occluder box (figure.js occluder()) while the checkbox is ticked
   image: null,
   source: "figure",        // "figure" or "camera"
   models: {},              // mode -> {label, file, bytes, entry, compiled, latency}
@@ -266,7 +267,13 @@ function draw() {
   if (state.source === "figure") {
     state.joints.forEach(([x, y], j) => {
       ctx.beginPath();
-      ctx.arc(x * SCALE, y * SCALE, j === state.heatJoint ? 9 : 7, 0, 2 * Math.PI);
+      if (state.occluder && state.occluder.hidden[j]) {     // hidden joint: a cross, as pose.draw_pose
+        ctx.moveTo(x * SCALE - 5, y * SCALE - 5); ctx.lineTo(x * SCALE + 5, y * SCALE + 5);
+        ctx.moveTo(x * SCALE + 5, y * SCALE - 5); ctx.lineTo(x * SCALE - 5, y * SCALE + 5);
+      }
+      const radius = j === state.heatJoint ? 9 : 7;
+      ctx.moveTo(x * SCALE + radius, y * SCALE);
+      ctx.arc(x * SCALE, y * SCALE, radius, 0, 2 * Math.PI);
       ctx.strokeStyle = "rgba(255, 255, 255, 0.9)";
       ctx.lineWidth = j === state.heatJoint ? 2.5 : 1.5;
       ctx.stroke();
@@ -343,9 +350,13 @@ function drawHeatmaps() {
 function errors(mode) {
   const pred = state.predictions[mode];
   if (!pred || state.source !== "figure") return null;
-  const dist = pred.coords.map(([x, y], j) => Math.hypot(x - state.joints[j][0], y - state.joints[j][1]));
+  // Like the course's PCK: only visible joints count (a joint under the occluder has no evidence in the image).
+  const hidden = state.occluder ? state.occluder.hidden : state.joints.map(() => false);
+  const dist = pred.coords.map(([x, y], j) => Math.hypot(x - state.joints[j][0], y - state.joints[j][1]))
+    .filter((_, j) => !hidden[j]);
   const limit = 0.2 * bboxSize(state.joints);
-  return { mean: dist.reduce((a, b) => a + b, 0) / dist.length, within: dist.filter((d) => d <= limit).length };
+  return { mean: dist.reduce((a, b) => a + b, 0) / Math.max(dist.length, 1), visible: dist.length,
+    within: dist.filter((d) => d <= limit).length };
 }
 
 function drawTable() {
@@ -357,7 +368,7 @@ function drawTable() {
     rows.push(`<tr data-mode="${mode}"><td>${m.label}</td><td>${(m.size / 1000).toFixed(0)} kB</td>`
       + `<td class="ms">${fmtMs(m.latency)}</td>`
       + `<td class="px">${err ? `${err.mean.toFixed(2)} px` : "–"}</td>`
-      + `<td>${err ? `${err.within} / 16` : "–"}</td><td>${fmtPct(m.pck && m.pck["PCK@0.2"])}</td></tr>`);
+      + `<td>${err ? `${err.within} / ${err.visible}` : "–"}</td><td>${fmtPct(m.pck && m.pck["PCK@0.2"])}</td></tr>`);
   }
   $("results").tBodies[0].innerHTML = rows.join("") || '<tr><td colspan="6">no model loaded</td></tr>';
 }
@@ -374,7 +385,8 @@ function showLatency(repeats) {
 
 // ------------------------------------------------------------------ interaction
 function update({ rerender = true } = {}) {
-  if (rerender) state.image = render(state.joints, state.seed);
+  state.occluder = $("occluder").checked ? occluder(state.joints, state.seed) : null;
+  if (rerender) state.image = render(state.joints, state.seed, state.occluder);
   if (Object.keys(state.models).length) predict(); else draw();
 }
 
@@ -458,6 +470,7 @@ function setupControls() {
     setPose(randomAngles(rng(state.seed * 7919)));
   });
   $("background").addEventListener("click", () => { state.seed += 1; update(); });
+  $("occluder").addEventListener("change", () => update());
   $("reset").addEventListener("click", () => { state.seed = 1; setPose({ ...DEFAULT_ANGLES }); });
   $("measure").addEventListener("click", () => measureLatency());
   $("camera").addEventListener("click", () => (state.camera.stream ? stopCamera() : startCamera()));

@@ -2,8 +2,8 @@
 //
 // - poseFromAngles: course_lib.data.pose_from_angles (the kinematic tree; one figure).
 // - render: course_lib.data.render_poses for one figure (textured background, clutter strokes, warm right
-//   limbs, cool left limbs, green centre line and head, dark joint dots, noise and a little blur),
-//   without the occluder boxes. The pixels are not Python's (a different random generator), the recipe is.
+//   limbs, cool left limbs, green centre line and head, dark joint dots, an optional occluder box, noise and
+//   a little blur). The pixels are not Python's (a different random generator), the recipe is.
 // - decode: course_lib.pose.decode (argmax + quarter-pixel shift towards the higher neighbour,
 //   x = (u + 0.5) * stride), on one NHWC output.
 
@@ -103,10 +103,25 @@ function paint(img, alphaAt, colour, strength = 1) {
 const clip01 = (v) => Math.min(1, Math.max(0, v));
 
 /**
- * One 64x64 RGB image (Float32Array, HWC, values k/255 in [0, 1] as data.load gives) of a stick figure
- * with joints [[x, y] x 16] on a background drawn from `seed` (the same seed gives the same scene).
+ * An occluder box as course_lib's renderer draws one (in a third of its images): centred near a random joint,
+ * 8 to 18 pixels a side. Returns {centre, half, hidden: [bool x 16]} (hidden: the joint is under the box).
  */
-export function render(joints, seed) {
+export function occluder(joints, seed) {
+  const r = rng(seed * 31 + 7);
+  const j = joints[r.integer(16)];
+  const centre = [j[0] + r.normal(0, 3), j[1] + r.normal(0, 3)];
+  const half = [r.uniform(4, 9), r.uniform(4, 9)];
+  const colour = [r.uniform(0.1, 0.9), r.uniform(0.1, 0.9), r.uniform(0.1, 0.9)];
+  const hidden = joints.map((p) => Math.abs(p[0] - centre[0]) < half[0] && Math.abs(p[1] - centre[1]) < half[1]);
+  return { centre, half, colour, hidden, seed };
+}
+
+/**
+ * One 64x64 RGB image (Float32Array, HWC, values k/255 in [0, 1] as data.load gives) of a stick figure
+ * with joints [[x, y] x 16] on a background drawn from `seed` (the same seed gives the same scene),
+ * with the `box` of occluder() drawn over it if given.
+ */
+export function render(joints, seed, box = null) {
   const r = rng(seed);
   let img = new Float32Array(SIZE * SIZE * 3);
   // Background: base colour plus a bilinear 6x6 low-frequency texture.
@@ -168,6 +183,16 @@ export function render(joints, seed) {
   const hc = [(joints[8][0] + joints[9][0]) / 2, (joints[8][1] + joints[9][1]) / 2];
   const radius = Math.hypot(joints[9][0] - joints[8][0], joints[9][1] - joints[8][1]) * 0.55;
   paint(img, (px, py) => clip01(radius + 0.5 - Math.hypot(px - hc[0], py - hc[1])), PALETTE.c, 0.8);
+  // An occluder: a textured box that hides whatever is under it.
+  if (box) {
+    const t = rng(box.seed * 31 + 11);
+    for (let y = 0; y < SIZE; y++) {
+      for (let x = 0; x < SIZE; x++) {
+        if (Math.abs(x + 0.5 - box.centre[0]) >= box.half[0] || Math.abs(y + 0.5 - box.centre[1]) >= box.half[1]) continue;
+        for (let c = 0; c < 3; c++) img[(y * SIZE + x) * 3 + c] = box.colour[c] + 0.08 * t.normal();
+      }
+    }
+  }
   // A little blur (with wrap-around, as np.roll) and noise; then 8-bit levels, as the stored dataset.
   const noise = r.uniform(0.02, 0.07);
   const out = new Float32Array(img.length);

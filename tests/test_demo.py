@@ -274,6 +274,20 @@ def test_latency_line_benchmark_and_screenshot(demo, tmp_path_factory):
     assert path.stat().st_size > 10_000
 
 
+def test_occluder_hides_joints(demo):
+    page = demo["page"]
+    _settle(page)
+    before = page.evaluate("Array.from(window.demo.state.image.slice(0, 12288))")
+    page.check("#occluder")
+    _settle(page)
+    hidden = page.evaluate("window.demo.state.occluder.hidden.filter(Boolean).length")
+    after = page.evaluate("Array.from(window.demo.state.image.slice(0, 12288))")
+    rows = page.inner_text("#results tbody")
+    page.uncheck("#occluder")
+    _settle(page)
+    assert before != after and f"/ {16 - hidden}" in rows, rows
+
+
 def test_camera_with_a_fake_device(demo, tmp_path_factory):
     page = demo["page"]
     frames = page.evaluate("window.demo.state.camera.frames")
