@@ -167,6 +167,10 @@ def _check_provenance(provenance, modes) -> dict:
             if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
                     or not math.isfinite(value) or not 0 <= value <= 1:
                 raise ExportError(f"provenance['pck'][{mode!r}][{key!r}] = {value!r}: give a fraction in [0, 1]")
+    labels = provenance.get("labels", {})
+    if not isinstance(labels, Mapping) or not all(isinstance(v, str) and v for v in labels.values()):
+        raise ExportError("provenance['labels'] must map modes to the names the page shows, "
+                          "e.g. {'float32': 'fp32 baseline', 'int8': 'int8 final'}")
     clean = {**provenance, "pck": {m: {k: float(v) for k, v in s.items()} for m, s in pck.items()}}
     try:
         json.dumps(clean)
@@ -226,14 +230,10 @@ def export_models(models: Mapping[str, keras.Model], representative_data, out_di
     out_dir = _check_out_dir(out_dir, models)
     flatbuffers = {mode: convert_for_web(model, mode, representative_data) for mode, model in models.items()}
     date = provenance.pop("date", None) or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    labels = {**LABELS, **dict(provenance.pop("labels", {}) or {})}
+    labels = {**LABELS, **provenance.pop("labels", {})}
     pck = provenance.pop("pck")
-    entries = []
-    for mode, model_bytes in flatbuffers.items():
-        entries.append({"mode": mode, "label": str(labels.get(mode, mode)), "file": f"{mode}.tflite",
-                        "keras_model": models[mode].name, "bytes": len(model_bytes),
-                        "sha256": hashlib.sha256(model_bytes).hexdigest(), **_io_description(model_bytes),
-                        "pck": pck[mode], "notebook": provenance["notebook"], "date": date})
+    entries = [_entry(mode, model_bytes, labels[mode], models[mode].name, pck[mode], provenance["notebook"], date)
+               for mode, model_bytes in flatbuffers.items()]
     stale = _files_we_wrote(out_dir) - {MANIFEST} - {e["file"] for e in entries}
     for mode, model_bytes in flatbuffers.items():
         (out_dir / f"{mode}.tflite").write_bytes(model_bytes)
@@ -247,6 +247,13 @@ def export_models(models: Mapping[str, keras.Model], representative_data, out_di
         with contextlib.suppress(OSError):
             (out_dir / name).unlink()
     return _table(entries)
+
+
+def _entry(mode: str, model_bytes: bytes, label: str, keras_name: str, pck: dict, notebook: str, date: str) -> dict:
+    """One model's record in models.json: what the file is, where it came from, how well it did."""
+    return {"mode": mode, "label": label, "file": f"{mode}.tflite", "keras_model": keras_name,
+            "bytes": len(model_bytes), "sha256": hashlib.sha256(model_bytes).hexdigest(),
+            **_io_description(model_bytes), "pck": pck, "notebook": notebook, "date": date}
 
 
 def _table(entries: list[dict]) -> pd.DataFrame:

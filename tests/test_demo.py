@@ -447,6 +447,7 @@ def test_export_refuses_foreign_files_and_bad_arguments(tiny, tmp_path):
         (dict(models={"float32": tiny}, provenance={"pck": {}}), r"provenance\['notebook'\]"),
         (dict(models={"float32": tiny}, provenance={"notebook": "t", "pck": {"float32": {"PCK@0.2": 94.1}}}),
          r"provenance\['pck'\]\['float32'\]\['PCK@0.2'\] = 94.1: give a fraction"),
+        (dict(models={"float32": tiny}, provenance={**good, "labels": {"float32": 3}}), r"provenance\['labels'\]"),
         (dict(models={"int8": tiny}, provenance={"notebook": "t", "pck": {"int8": {"PCK@0.2": 0.9}}}),
          r"representative_data is needed"),
     ]
