@@ -10,7 +10,7 @@ PORT ?= 8888
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NO_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 
-.PHONY: install lab test unit nbval timings execute student autograde site hub-smoke clean-venv help
+.PHONY: install lab test unit nbval timings execute student autograde site demo hub-smoke clean-venv help
 
 help:
 	@echo "make lab      install into .venv (first time) and open JupyterLab on your copies of notebooks/ (my_notebooks/)"
@@ -20,6 +20,7 @@ help:
 	@echo "make student  instructors: student copies (solutions removed) in grading/release/ with nbgrader"
 	@echo "make autograde  instructors: grade the submissions collected in grading/submitted/ (strict checks)"
 	@echo "make site     build the executed notebooks into a static site (build/site/_build/html, offline)"
+	@echo "make demo     serve the live demo (demo/: the capstone's models in the browser) on 127.0.0.1 and print its URL"
 	@echo "make hub-smoke LEARNERS=4 NOTEBOOK=03_mobilenet_v2.ipynb  a local JupyterHub classroom, timed"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -29,7 +30,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
 	@touch $(STAMP)
 
-# Node tools (package.json): configurable-http-proxy for the hub smoke test, MathJax for make site.
+# Node tools (package.json): configurable-http-proxy for the hub smoke test, MathJax for make site,
+# LiteRT.js (@litertjs/core) for the live demo.
 NODE_STAMP := node_modules/.install-stamp
 $(NODE_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null || { echo "npm not found: install Node.js 20+ (apt-get install nodejs npm) for the hub smoke test and make site"; exit 1; }
@@ -84,6 +86,12 @@ $(SITE_STAMP): site/requirements.txt site/constraints.txt
 
 site: $(SITE_STAMP) $(NODE_STAMP)
 	$(SITE_VENV)/bin/python site/build.py
+
+# make demo: the capstone's models live in a static page (demo/), run by LiteRT.js from node_modules; a
+# standard-library server on 127.0.0.1 (scripts/serve_demo.py, also used by tests/test_demo.py).
+DEMO_PORT ?= 8000
+demo: $(NODE_STAMP)
+	$(PYTHON) scripts/serve_demo.py --port $(DEMO_PORT)
 
 LEARNERS ?= 3
 NOTEBOOK ?= 01_measuring_models.ipynb

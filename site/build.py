@@ -3,6 +3,8 @@
 Stages a book in build/site-src/ (site/_config.yml, site/intro.md, the executed notebooks/*.ipynb, a table
 of contents generated from them, MathJax 3 copied from node_modules/mathjax so math renders offline), then
 runs `jupyter-book build` without executing anything. The HTML ends up in build/site/_build/html/.
+The live demo (demo/: the capstone's models run by LiteRT.js) is copied to html/demo/ with the LiteRT.js
+files it loads (vendor/@litertjs/..., from node_modules), so a static host serves it too.
 
 Each page has a download button for its .ipynb (the runnable notebook). With SITE_REPOSITORY_URL set (and
 optionally SITE_BRANCH, SITE_BINDERHUB_URL, SITE_JUPYTERHUB_URL), pages also get launch buttons that open
@@ -10,6 +12,7 @@ the notebook on Binder or the class's JupyterHub.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -24,6 +27,19 @@ SITE = REPO / "site"
 STAGE = REPO / "build" / "site-src"
 OUT = REPO / "build" / "site"
 MATHJAX = REPO / "node_modules" / "mathjax" / "es5"
+DEMO = REPO / "demo"
+LITERT = REPO / "node_modules" / "@litertjs"
+#: What the demo page loads from LiteRT.js: its modules and the two single-threaded WebAssembly builds
+#: (relaxed SIMD, and "compat" for browsers without it). The threaded and JSPI builds are not used.
+LITERT_FILES = ["core/package.json", "core/dist/index.js", "wasm-utils/package.json", "wasm-utils/dist/index.js",
+                *(f"core/wasm/litert_wasm{v}_internal.{ext}" for v in ("", "_compat") for ext in ("js", "wasm"))]
+DEMO_LINK = """
+
+## The live demo
+
+<a href="demo/index.html">Pose it yourself</a>: the capstone's fp32 and int8 pose models running in your browser
+(LiteRT.js, WebAssembly, nothing leaves this page). Drag the stick figure's joints and watch both models follow.
+"""
 
 
 def stage() -> list[str]:
@@ -39,6 +55,9 @@ def stage() -> list[str]:
     for nb in notebooks:
         shutil.copyfile(nb, STAGE / "notebooks" / nb.name)
     shutil.copyfile(SITE / "intro.md", STAGE / "intro.md")
+    if DEMO.exists():
+        with open(STAGE / "intro.md", "a", encoding="utf-8") as intro:
+            intro.write(DEMO_LINK)
     shutil.copytree(MATHJAX, STAGE / "_static" / "mathjax")
 
     config = yaml.safe_load((SITE / "_config.yml").read_text())
@@ -81,6 +100,31 @@ def check(pages: list[str]) -> Path:
     return html
 
 
+def copy_demo(html: Path) -> Path:
+    """demo/ and the LiteRT.js files it loads into html/demo/; check that everything it needs is there."""
+    missing = [name for name in LITERT_FILES if not (LITERT / name).exists()]
+    if missing:
+        raise SystemExit(f"make site: node_modules/@litertjs lacks {missing}: run `npm ci` (make site does)")
+    target = html / "demo"
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(DEMO, target, ignore=shutil.ignore_patterns("vendor", "*.tmp"))
+    for name in LITERT_FILES:
+        (target / "vendor" / "@litertjs" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(LITERT / name, target / "vendor" / "@litertjs" / name)
+    manifest = json.loads((target / "models" / "models.json").read_text())
+    problems = [f"demo/models/{m['file']} is missing" for m in manifest["models"]
+                if not (target / "models" / m["file"]).exists()]
+    text = (target / "index.html").read_text(encoding="utf-8")
+    loaded = re.findall(r'<(?:script|link|img)[^>]+(?:src|href)="([^"]+)"', text) + re.findall(r'": "([^"]+)"', text)
+    remote = [src for src in loaded if src.startswith(("http:", "https:", "//"))]
+    if remote:
+        problems.append(f"demo/index.html loads from the internet: {remote}")
+    if problems:
+        raise SystemExit("make site: " + "; ".join(problems))
+    return target
+
+
 def main() -> int:
     pages = stage()
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
@@ -88,6 +132,10 @@ def main() -> int:
                    check=True)
     html = check(pages)
     print(f"Site: {html / 'index.html'} ({len(pages)} notebooks; math, figures and downloads work offline)")
+    if DEMO.exists():
+        demo = copy_demo(html)
+        print(f"Live demo: {demo / 'index.html'} (LiteRT.js and the models copied in; serve the folder over http, "
+              "e.g. `python -m http.server -d build/site/_build/html`, then open /demo/)")
     return 0
 
 
