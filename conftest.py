@@ -1,19 +1,39 @@
-"""Repository-wide pytest hook: report how long each notebook took under nbval (make test)."""
+"""Repository-wide pytest hook: where `make test`'s time goes, printed at the end of every run.
+
+Each test file and each notebook is a *phase*; the summary lists every notebook's nbval time, then the
+slowest phases and the total, so a regression against the budget (COURSE.md: each notebook <= 90 s in
+fast mode, 09 <= 120 s; the whole `make test` <= 15 min) is seen at once.
+"""
+import time
 from collections import defaultdict
 
-_notebook_seconds: dict[str, float] = defaultdict(float)
+_phase_seconds: dict[str, float] = defaultdict(float)
+_start = time.perf_counter()
+NOTEBOOK_BUDGET_S = {"09_capstone_hourglass": 120.0}
+DEFAULT_NOTEBOOK_BUDGET_S = 90.0
 
 
 def pytest_runtest_logreport(report):
-    path = report.nodeid.split("::", 1)[0]
-    if path.endswith(".ipynb"):
-        _notebook_seconds[path] += report.duration
+    _phase_seconds[report.nodeid.split("::", 1)[0]] += report.duration
+
+
+def _budget(path: str) -> float:
+    stem = path.rsplit("/", 1)[-1].removesuffix(".ipynb")
+    return NOTEBOOK_BUDGET_S.get(stem, DEFAULT_NOTEBOOK_BUDGET_S)
 
 
 def pytest_terminal_summary(terminalreporter):
-    if not _notebook_seconds:
+    if not _phase_seconds:
         return
-    terminalreporter.section("notebook run times (nbval)")
-    for path, seconds in sorted(_notebook_seconds.items()):
+    notebooks = {p: s for p, s in _phase_seconds.items() if p.endswith(".ipynb")}
+    if notebooks:
+        terminalreporter.section("notebook run times (nbval, fast mode)")
+        for path, seconds in sorted(notebooks.items()):
+            over = "  OVER BUDGET" if seconds > _budget(path) else ""
+            terminalreporter.write_line(f"{path:45s} {seconds:7.1f} s  (budget {_budget(path):.0f} s){over}")
+        terminalreporter.write_line(f"{'all notebooks':45s} {sum(notebooks.values()):7.1f} s")
+    terminalreporter.section("slowest phases (test files and notebooks)")
+    for path, seconds in sorted(_phase_seconds.items(), key=lambda kv: -kv[1])[:10]:
         terminalreporter.write_line(f"{path:45s} {seconds:7.1f} s")
-    terminalreporter.write_line(f"{'all notebooks':45s} {sum(_notebook_seconds.values()):7.1f} s")
+    total = time.perf_counter() - _start
+    terminalreporter.write_line(f"{'tests in all (wall clock, pytest)':45s} {total:7.1f} s = {total / 60:.1f} min")

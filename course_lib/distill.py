@@ -218,17 +218,10 @@ def train_student(student: keras.Model, teacher, x: np.ndarray, poses: np.ndarra
     Optimiser, learning-rate schedule, batch size and shuffling are those of ``pose.train``: the
     same ``epochs`` is the same number of steps. Returns the History.
     """
-    from .models import EpochPrinter
-
     alpha = _check_alpha(alpha)
     x = np.asarray(x, np.float32)
     g_maps, t_maps = _student_targets(student, teacher, x, poses)
     target = mixed_targets(t_maps, g_maps, alpha)
     del g_maps, t_maps
-    # The same settings as pose.train (which computes its targets itself, so cannot take these).
-    steps = max(1, epochs * int(np.ceil(len(x) / batch_size)))
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
-    student.compile(optimizer=keras.optimizers.Adam(schedule), loss=["mse"] * len(student.outputs))
-    student.optimizer.build(student.trainable_variables)
-    return student.fit(x, [target] * len(student.outputs), epochs=epochs, batch_size=batch_size,
-                       shuffle=True, verbose=0, callbacks=[EpochPrinter()] if verbose else [])
+    return pose.train(student, x, None, epochs=epochs, learning_rate=learning_rate,
+                      batch_size=batch_size, verbose=verbose, targets=target)

@@ -315,3 +315,77 @@ def check_fpd_loss(fn: Callable, name: str = "my_fpd_loss") -> checks.CheckResul
         if problem:
             return checks._report(False, name, problem, HINTS["09 Ex5"][0])
     return checks._report(True, name, f"all {len(cases)} batches, alpha from 0 to 1.")
+
+
+# --------------------------------------------------------------------------- 09 Ex4: the rule
+HINTS["09 Ex4"] = (
+    "Two kinds of step. A cost step must first buy its goal (MACs at least 10 % lower), then cost "
+    "little accuracy on BOTH metrics; an accuracy step must gain more than the noise. Work in "
+    "points: 100 * (after - before).",
+    "cost step: 1 - after['MACs'] / before['MACs'] >= 0.10 and d02 >= -max(1.0, noise) and "
+    "d01 >= -max(2.0, noise); accuracy step: d02 > noise and after['MACs'] <= 1.05 * before['MACs'].",
+)
+
+
+def _rule_case(goal: str, macs: float, d02: float, d01: float, noise: float) -> tuple:
+    before = {"MACs": 100e6, "val PCK@0.2": 0.75, "val PCK@0.1": 0.5}
+    after = {"MACs": macs * 1e6, "val PCK@0.2": 0.75 + d02 / 100, "val PCK@0.1": 0.5 + d01 / 100}
+    return goal, before, after, noise
+
+
+EXACT = 100 / 128   #: 0.78125 points: 0.75 + 1/128 is exact in binary, so "gain == noise" is exact
+
+
+def keep_step_cases() -> list[tuple[str, tuple]]:
+    """09 Ex4: (what the case tests, (goal, before, after, noise)); each separates one slip."""
+    return [
+        ("a cost step that saves 40 % at a small loss", _rule_case("MACs", 60, -0.5, -1.0, 0.3)),
+        ("a cost step that saves 10.5 %", _rule_case("MACs", 89.5, 0.0, 0.0, 0.3)),
+        ("a cost step that saves only 9.5 %", _rule_case("MACs", 90.5, +1.0, +1.0, 0.3)),
+        ("a cost step that RAISES the MACs, however accurate", _rule_case("MACs", 160, +3.0, +3.0, 0.3)),
+        ("a cost step losing 1.5 points of PCK@0.2", _rule_case("MACs", 50, -1.5, 0.0, 0.3)),
+        ("a cost step losing 0.9 points of PCK@0.2 (allowed)", _rule_case("MACs", 50, -0.9, -1.9, 0.3)),
+        ("a cost step fine on PCK@0.2 but losing 2.5 points of PCK@0.1", _rule_case("MACs", 50, -0.2, -2.5, 0.3)),
+        ("a cost step losing 1.5 points when the noise is 1.8", _rule_case("MACs", 50, -1.5, -1.5, 1.8)),
+        ("an accuracy step gaining 0.8 points above a noise of 0.5", _rule_case("accuracy", 100, 0.8, 0.0, 0.5)),
+        ("an accuracy step gaining 0.4 points, inside a noise of 0.5", _rule_case("accuracy", 100, 0.4, 2.0, 0.5)),
+        ("an accuracy step gaining exactly the noise (it must gain more)",
+         _rule_case("accuracy", 100, EXACT, EXACT, EXACT)),
+        ("an accuracy step gaining 2 points at 20 % more MACs", _rule_case("accuracy", 120, 2.0, 2.0, 0.5)),
+        ("an accuracy step that needs no MAC saving", _rule_case("accuracy", 103, 1.0, 0.0, 0.5)),
+    ]
+
+
+def _rule_answer(goal: str, before: dict, after: dict, noise: float) -> bool:
+    from . import decide
+    rule = decide.Rule(noise=noise, noise_strict=noise)
+    return decide.decide(goal, {**before, "bytes": 1}, {**after, "bytes": 1}, rule).kept
+
+
+def check_keep_step(fn: Callable, name: str = "keep_step") -> checks.CheckResult:
+    """09 Ex4: ``fn(goal, before, after, noise) -> bool``, the capstone's keep/drop rule.
+
+    The cases (:func:`keep_step_cases`) sit on both sides of every limit: the 10 % saving (>=), a
+    rise in MACs, each accuracy limit (>=) and the noise widening it, PCK@0.1 alone failing, and the
+    accuracy step's strict ``>`` gain and its 5 % cost allowance. A failure names the case, not the
+    answer it expected."""
+    if (res := checks._missing(name, fn)) is not None:
+        return res
+    if not callable(fn):
+        return checks._report(False, name, f"Expected a function {name}(goal, before, after, noise), "
+                              f"got {checks.describe(fn)}.")
+    if (res := checks._stale(name, fn)) is not None:
+        return res
+    cases = keep_step_cases()
+    for label, case in cases:
+        try:
+            got = fn(*case)
+        except Exception as err:  # noqa: BLE001 - a learner's function may raise anything
+            return checks._report(False, name, f"it raised {type(err).__name__}: {err} on {label}.",
+                                  HINTS["09 Ex4"][0])
+        if not isinstance(got, (bool, np.bool_)):
+            return checks._report(False, name, f"return True (keep) or False (drop), got "
+                                  f"{checks.describe(got)} on {label}.", HINTS["09 Ex4"][0])
+        if bool(got) != _rule_answer(*case):
+            return checks._report(False, name, f"wrong decision on {label}.", HINTS["09 Ex4"][0])
+    return checks._report(True, name, f"all {len(cases)} cases, on both sides of every limit.")

@@ -514,9 +514,20 @@ def stacked_hourglass(input_shape: Sequence[int] = (64, 64, 3), joints: int = 16
 
 
 def stack_outputs(model: keras.Model, x: np.ndarray, batch_size: int = 64) -> list[np.ndarray]:
-    """Every stack's heat maps for images ``x`` (a list, first stack first)."""
-    out = model.predict(x, batch_size=batch_size, verbose=0)
-    return list(out) if isinstance(out, (list, tuple)) else [out]
+    """Every stack's heat maps for images ``x`` (a list, first stack first).
+
+    The last batch is padded to a full one (and the padding cut off again), so Keras traces the
+    prediction step once per architecture, not again for a smaller last batch."""
+    x = np.asarray(x, np.float32)
+    batch_size = _whole(batch_size, "batch_size")
+    if len(x) == 0:
+        raise ValueError("x is empty: give at least one image")
+    pad = -len(x) % batch_size if len(x) > batch_size else 0
+    padded = np.concatenate([x, np.zeros((pad,) + x.shape[1:], np.float32)]) if pad else x
+    twin = _twin(model, ("predict", min(batch_size, len(x))), lambda m: None)
+    out = twin.predict(padded, batch_size=min(batch_size, len(x)), verbose=0)
+    out = list(out) if isinstance(out, (list, tuple)) else [out]
+    return [o[: len(x)] for o in out]
 
 
 def inference_model(model: keras.Model, stack: int = -1, name: str | None = None) -> keras.Model:
@@ -685,26 +696,77 @@ def show_heatmaps(maps, image=None, joints: Sequence[int] | None = None, ncols: 
 
 
 # --------------------------------------------------------------------------- training and evaluation
-def train(model: keras.Model, x: np.ndarray, poses: np.ndarray, epochs: int = 2, learning_rate: float = 4e-3,
-          batch_size: int = 32, verbose: bool = True):
+_TWINS: dict[tuple, keras.Model] = {}   # (architecture, purpose, settings) -> a compiled copy
+
+
+def _architecture(model: keras.Model) -> tuple:
+    """What makes two models interchangeable for a compiled step: layer types, weight shapes, outputs."""
+    return tuple((type(layer).__name__, tuple(tuple(w.shape) for w in layer.weights))
+                 for layer in model.layers) + (len(model.outputs),)
+
+
+def _twin(model: keras.Model, key: tuple, compile_it) -> keras.Model:
+    """A cached copy of ``model``'s architecture holding ``model``'s weights now.
+
+    Keras traces a training or prediction step once per model object, which for an hourglass costs
+    tens of seconds on 2 cores. Models of the same architecture (two seeds, three pruning criteria,
+    the distillation students) share one compiled copy: their weights are copied in and out."""
+    full = (_architecture(model),) + key
+    twin = _TWINS.get(full)
+    if twin is None:
+        twin = keras.models.clone_model(model)
+        compile_it(twin)
+        _TWINS[full] = twin
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+def train(model: keras.Model, x: np.ndarray, poses: np.ndarray | None, epochs: int = 2,
+          learning_rate: float = 4e-3, batch_size: int = 32, verbose: bool = True,
+          targets: np.ndarray | None = None):
     """Train a heat-map model with intermediate supervision: every output learns the same target maps
-    (mean squared error), Adam with a cosine decay of the learning rate to 0 over the run. Returns the History."""
+    (mean squared error), Adam with a cosine decay of the learning rate to 0 over the run. Returns the
+    History.
+
+    ``targets`` (N, H, W, joints) replaces the Gaussian maps of ``poses`` (distillation's mixed
+    targets, :func:`course_lib.distill.train_student`). Every step sees a full batch: the last
+    ``len(x) % batch_size`` images (after shuffling nothing, so always the same ones) are left out,
+    because a smaller last batch makes Keras trace the training step a second time. The step is
+    compiled once per architecture and settings (see ``_twin``) and starts from a fresh optimizer.
+    """
     from .models import EpochPrinter
 
     x = np.asarray(x, np.float32)
     expected = tuple(model.inputs[0].shape[1:])
     if tuple(x.shape[1:]) != expected:
         raise ValueError(f"model '{model.name}' takes images of shape {expected}, got {tuple(x.shape[1:])}")
-    if len(poses) != len(x):
-        raise ValueError(f"{len(x)} images but {len(poses)} poses: give one pose per image")
+    epochs, batch_size = _whole(epochs, "epochs"), _whole(batch_size, "batch_size")
     size = int(model.outputs[0].shape[1])
-    maps = heatmaps(poses, size=size, stride=int(x.shape[1]) // size)
-    steps = max(1, epochs * int(np.ceil(len(x) / batch_size)))
-    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps)),
-                  loss=["mse"] * len(model.outputs))
-    model.optimizer.build(model.trainable_variables)  # create the optimizer's slots now: one graph trace, not two
-    return model.fit(x, [maps] * len(model.outputs), epochs=epochs, batch_size=batch_size, shuffle=True,
-                     verbose=0, callbacks=[EpochPrinter()] if verbose else [])
+    if targets is None:
+        if poses is None or len(poses) != len(x):
+            raise ValueError(f"{len(x)} images but {None if poses is None else len(poses)} poses: "
+                             f"give one pose per image")
+        targets = heatmaps(poses, size=size, stride=int(x.shape[1]) // size)
+    targets = np.asarray(targets, np.float32)
+    if targets.shape != (len(x),) + tuple(model.outputs[0].shape[1:]):
+        raise ValueError(f"targets have shape {targets.shape}, model '{model.name}' needs "
+                         f"{(len(x),) + tuple(model.outputs[0].shape[1:])}")
+    n = len(x) - len(x) % batch_size if len(x) >= batch_size else len(x)
+    steps = max(1, epochs * int(np.ceil(n / batch_size)))
+
+    def compile_it(twin):
+        schedule = keras.optimizers.schedules.CosineDecay(float(learning_rate), steps)
+        twin.compile(optimizer=keras.optimizers.Adam(schedule), loss=["mse"] * len(twin.outputs),
+                     jit_compile=False)   # XLA made the first step slower to compile, not faster to run
+        twin.optimizer.build(twin.trainable_variables)  # slots now: one graph trace, not two
+
+    twin = _twin(model, ("train", float(learning_rate), steps, batch_size), compile_it)
+    for v in twin.optimizer.variables:       # a fresh Adam: step 0, no moments
+        v.assign(np.zeros(v.shape, v.dtype))
+    history = twin.fit(x[:n], [targets[:n]] * len(twin.outputs), epochs=epochs, batch_size=batch_size,
+                       shuffle=True, verbose=0, callbacks=[EpochPrinter()] if verbose else [])
+    model.set_weights(twin.get_weights())
+    return history
 
 
 def predict_joints(model: keras.Model, x: np.ndarray, stack: int = -1, batch_size: int = 100) -> np.ndarray:
