@@ -28,7 +28,7 @@ from . import config, practice
 FORMAT = 1          # bump when the file's layout changes (and teach :func:`load` to read the older one)
 FILE_NAME = "progress.json"
 DONE, TRIED, NOT_STARTED = "done", "tried", "not started"
-_MARK = {DONE: "✅", TRIED: "✏️", NOT_STARTED: "·"}
+_MARK = {DONE: "✅", TRIED: "✎", NOT_STARTED: "·"}
 _runs: dict[str, dict] = {}     # this kernel's current cell run per exercise (several checks = one try)
 _last_failed: list[str] = []    # the exercise whose check failed last in this kernel (hints.ask() without id)
 
