@@ -167,13 +167,13 @@ def _running_cell() -> tuple[str, str] | None:
         return None
     import linecache
 
-    run = f"{os.getpid()}:{id(shell)}:{shell.execution_count}"
+    run = f"{os.getpid()}:{id(shell)}:{shell.execution_count}"  # the cell run (its number in the kernel)
     frame = sys._getframe(1)
     while frame is not None:  # the cell's top level runs in the user namespace
         if frame.f_globals is shell.user_ns and frame.f_code.co_name == "<module>":
             lines = linecache.getlines(frame.f_code.co_filename)
             if lines:
-                return "".join(lines), run
+                return "".join(lines), f"{run}:{frame.f_code.co_filename}"
         frame = frame.f_back
     history = getattr(getattr(shell, "history_manager", None), "input_hist_raw", None)
     return (history[-1], run) if history else None
