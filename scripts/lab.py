@@ -101,7 +101,8 @@ def copy_text(original: Path, kind: str) -> bytes:
     raise ValueError(f"unknown kind of copy {kind!r}; choose one of {sorted(COPIES)}")
 
 
-def prepare_copies(workdir: Path, source: Path = COURSE_NOTEBOOKS, kind: str = "reference") -> tuple[list[Path], list[str]]:
+def prepare_copies(workdir: Path, source: Path = COURSE_NOTEBOOKS,
+                   kind: str = "reference") -> tuple[list[Path], list[str]]:
     """Create or refresh working copies (``kind``: "practice" or "reference") of the course's notebooks in ``workdir``.
 
     Returns the copies identical to the course's version (new, refreshed or untouched: the ones to

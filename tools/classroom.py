@@ -9,7 +9,8 @@ not the copy) and runs nbgrader's generate_assignment, which writes the student 
 ``<course-dir>/release/NN_name/``: solutions replaced by ``pass  # YOUR CODE HERE``, outputs cleared, checker
 cells locked, checksums recorded. The blanking is ``course_lib.practice.blank_exercises``, the function ``make lab``'s
 practice copies are made with (it runs nbgrader's LockCells and ClearSolutions), put in place of those two steps of
-nbgrader's pipeline, so student and practice copies cannot drift apart. ``autograde`` runs nbgrader's autograde on every collected submission and
+nbgrader's pipeline, so student and practice copies cannot drift apart.
+``autograde`` runs nbgrader's autograde on every collected submission and
 prints the score of each. The settings (stub, strict checks while grading, fast mode, cell timeout) are in
 ``<course-dir>/nbgrader_config.py``; ``--course-dir`` (default ``grading/``) must contain a copy of it.
 Everything runs in this process through nbgrader's Python API, so the whole course takes seconds, not a
