@@ -134,7 +134,12 @@ def _hint_and_progress(page, base: str, token: str) -> None:
     notebook.locator(".jp-Cell").first.wait_for(timeout=60_000)
     _run_all(page)
     checker = notebook.locator(".jp-CodeCell", has_text="weight_bytes, 4000")
-    checker_text = checker.locator(".jp-Cell-outputArea").inner_text()
+    checker.locator(".jp-OutputArea-output", has_text="❌").wait_for(timeout=180_000)  # (02's cells were done)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputPrompt')]
+                 .every(e => !e.textContent.includes('*'))""", timeout=180_000)
+    checker.scroll_into_view_if_needed()
+    checker_text = checker.locator(".jp-Cell-outputArea").text_content()
     assert "❌" in checker_text and 'hints.ask("00 Ex0")' in checker_text, checker_text
 
     # The learner adds a cell below the checker and asks for a hint: one call.
@@ -156,7 +161,8 @@ def _hint_and_progress(page, base: str, token: str) -> None:
     page.keyboard.press("Control+Enter")
     output = view.locator(".jp-OutputArea-output", has_text="1 hint")
     output.wait_for(timeout=60_000)
-    text = output.inner_text()
+    view.scroll_into_view_if_needed()
+    text = output.text_content()
     lines = {line.split()[1] + " " + line.split()[2]: line for line in text.splitlines() if " Ex" in line}
     assert "tried" in lines["00 Ex0"] and "last try" in lines["00 Ex0"], text
     assert all("tried" in lines[f"02 Ex{k}"] for k in range(1, 5)), text
