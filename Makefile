@@ -10,10 +10,12 @@ PORT ?= 8888
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NO_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 
-.PHONY: install lab test unit nbval timings execute student autograde site demo hub-smoke clean-venv help
+.PHONY: install lab progress test unit nbval timings execute student autograde site demo hub-smoke clean-venv help
 
 help:
-	@echo "make lab      install into .venv (first time) and open JupyterLab on your copies of notebooks/ (my_notebooks/)"
+	@echo "make lab      install into .venv (first time) and open JupyterLab on your practice copies (my_notebooks/: exercises blank)"
+	@echo "make lab COPY=reference   the same on reference copies, with the solutions (my_notebooks_reference/)"
+	@echo "make progress your exercises: done, tried or not started, with the date of the last try"
 	@echo "make test     install if needed, run the unit tests and nbval over every notebook (fast mode)"
 	@echo "make timings  time every notebook in fast and full mode (copies; your notebooks are not touched)"
 	@echo "make execute  maintainers: re-run every notebook in full mode and save its outputs"
@@ -42,11 +44,18 @@ install: $(STAMP) $(NODE_STAMP)
 
 # make lab: scripts/lab.py copies notebooks/ to $(LAB_DIR)/ (your working copies; notebooks/ itself is never
 # changed), trusts them so stored widgets render, turns off JupyterLab's news pop-up, then starts JupyterLab.
+# COPY=practice (default): exercises blank, as in nbgrader's student copies, in my_notebooks/;
+# COPY=reference: the committed notebooks with their reference solutions, in my_notebooks_reference/.
 # The browser test (tests/test_browser.py) starts JupyterLab through the same script.
-LAB_DIR ?= my_notebooks
+COPY ?= practice
+LAB_DIR ?= $(if $(filter reference,$(COPY)),my_notebooks_reference,my_notebooks)
 lab: install
 	@echo "Starting JupyterLab on $(LAB_DIR)/ (Ctrl-C to stop). Open the URL printed below."
-	$(PY) scripts/lab.py --workdir $(LAB_DIR) -- --port=$(PORT) $(NO_BROWSER) $(ALLOW_ROOT)
+	$(PY) scripts/lab.py --copy $(COPY) --workdir $(LAB_DIR) -- --port=$(PORT) $(NO_BROWSER) $(ALLOW_ROOT)
+
+# make progress: what every checker run recorded in results/progress.json (the view of 00's last section).
+progress: install
+	@$(PY) scripts/lab.py --progress
 
 # make test: unit tests + nbval (lax) over every notebook, in fast mode, with a throw-away results folder
 # so your own ledger is never touched, and strict checks so a broken exercise solution fails the run.

@@ -7,6 +7,9 @@ One module per idea:
 - ``profile``  parameters, MACs, activation memory and bytes on disk of a Keras model
 - ``bench``    honest latency measurement (warm-up, repeats, median and IQR, threads, CPU)
 - ``checks``   exercise checkers with friendly messages
+- ``practice`` the exercises of notebooks/: practice (blank) copies, reference solutions, which cell checks what
+- ``progress`` every check recorded in your results folder; the progress view (00, ``make progress``)
+- ``hints``    the hint ladder of every exercise: ``hints.ask("03 Ex2")``
 - ``plots``    the house plot style
 - ``ledger``   one CSV row per measured model, shared across notebooks
 - ``models``   small model builders and a compact training helper

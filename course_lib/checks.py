@@ -76,10 +76,19 @@ def _report(passed: bool, name: str, detail: str = "", hint: str = "") -> CheckR
         message = f"{FAIL} {name}: not yet. {detail}"
         if hint:
             message += f"\n   Hint: {hint}"
+    if not _lenient_depth:  # a check run by an exercise's checker cell: record it (progress.checked)
+        message += _record_progress(passed)
     print(message)
     if not passed and config.strict_checks() and not _lenient_depth:
         raise ExerciseCheckFailed(message)
     return CheckResult(passed, message)
+
+
+def _record_progress(passed: bool) -> str:
+    """Record this check in the learner's progress; on a failure, the line saying how to ask for a hint."""
+    from . import progress  # met in 00 too; progress never imports checks
+
+    return progress.checked(passed)
 
 
 # ------------------------------------------------------------------------------------------ describing

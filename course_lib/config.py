@@ -1,8 +1,8 @@
 """Fast mode, paths and seeding: the one place that reads the course's environment variables.
 
 ``COURSE_FAST=1`` (set by ``make test``) shrinks data and epochs; the code path stays the same.
-``COURSE_RESULTS_DIR`` moves the ledger (``make test`` points it at a temporary folder so a test
-run never touches your own results).
+``COURSE_RESULTS_DIR`` moves the ledger and the progress file (``make test`` points it at a temporary
+folder so a test run never touches your own results).
 """
 from __future__ import annotations
 
@@ -49,6 +49,12 @@ def results_dir() -> Path:
 def strict_checks() -> bool:
     """True when a failed exercise check must raise (``make test``), not only print a message."""
     return os.environ.get("COURSE_STRICT_CHECKS", "0") == "1"
+
+
+def solutions_shown() -> bool:
+    """False when an instructor has turned off the last rung of the hint ladder (``COURSE_SHOW_SOLUTIONS=0``):
+    ``hints.ask`` then stops at hint 2 instead of showing the reference solution."""
+    return os.environ.get("COURSE_SHOW_SOLUTIONS", "1") != "0"
 
 
 def seed_everything(seed: int = 0) -> None:

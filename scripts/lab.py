@@ -1,14 +1,23 @@
 """`make lab`'s command: prepare the learner's working copies, then start JupyterLab on them.
 
-    python scripts/lab.py [--workdir DIR] [--prepare-only] [-- JUPYTER-LAB-OPTIONS...]
+    python scripts/lab.py [--copy practice|reference] [--workdir DIR] [--prepare-only] [-- JUPYTER-LAB-OPTIONS...]
+    python scripts/lab.py --progress          # make progress: the learner's progress view, in the terminal
 
 What it does, every start (cheap and idempotent):
 
-1. Working copies. The course's notebooks in ``notebooks/`` are never opened or saved by the lab:
-   each is copied to ``DIR`` (default ``my_notebooks/``, git-ignored) the first time, and the learner
-   runs, edits and saves the copy. A copy the learner has not changed is refreshed when the course's
-   notebook changes (``git pull``); a copy the learner changed is kept, and a message says where the
-   new version is. ``DIR/.course-versions.json`` records which course version each copy came from.
+1. Working copies. The course's notebooks in ``notebooks/`` are never opened or saved by the lab: each is
+   copied to ``DIR`` the first time, and the learner runs, edits and saves the copy. Two kinds:
+
+   - ``--copy practice`` (the default, ``make lab``; ``DIR`` = ``my_notebooks/``): every exercise blank, made by
+     ``course_lib.practice.blank_exercises``, the function nbgrader's student copies are made with (the solution
+     replaced by ``pass  # YOUR CODE HERE``, the exercise cells' outputs cleared, checker cells read-only); the
+     explanations, figures and tables of the other cells stay.
+   - ``--copy reference`` (``make lab COPY=reference``; ``DIR`` = ``my_notebooks_reference/``): the course's
+     notebooks as committed, reference solutions and outputs included (for presenters and for reading).
+
+   A copy the learner has not changed is refreshed when the course's notebook changes (``git pull``); a copy
+   the learner changed is kept, and a message says where the new version is. ``DIR/.course-versions.json``
+   records the hash of what was written for each copy.
 2. Trust. Copies written by this script are *trusted* for this user (their signature goes into
    Jupyter's signature database, ``nbsignatures.db`` in the Jupyter data folder; the file itself is
    not modified), so stored widgets render as widgets rather than as text.
@@ -23,10 +32,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import json
 import os
-import shutil
 import sys
+import types
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,6 +44,25 @@ COURSE_NOTEBOOKS = REPO / "notebooks"
 OVERRIDES = REPO / "jupyter" / "lab-overrides.json"
 OVERRIDES_NAME = "lightweight-dl-lab.json"
 MANIFEST = ".course-versions.json"
+COPIES = {"practice": "my_notebooks", "reference": "my_notebooks_reference"}  # kind -> default folder
+
+
+def course_module(name: str):
+    """``course_lib.<name>`` without running ``course_lib/__init__.py``, which imports TensorFlow (5-10 s).
+
+    ``practice`` and ``progress`` need only the standard library, numpy and nbformat. When the package is not
+    imported yet, a bare package object stands in while the module loads, and is removed again, so a later
+    ``import course_lib`` (a test process) still runs the real ``__init__``.
+    """
+    if "course_lib" in sys.modules:
+        return importlib.import_module(f"course_lib.{name}")
+    package = types.ModuleType("course_lib")
+    package.__path__ = [str(REPO / "course_lib")]
+    sys.modules["course_lib"] = package
+    try:
+        return importlib.import_module(f"course_lib.{name}")
+    finally:
+        del sys.modules["course_lib"]
 
 
 def _sha256(path: Path) -> str:
@@ -63,8 +92,18 @@ def trust(paths: list[Path]) -> None:
             notary.sign(nb)
 
 
-def prepare_copies(workdir: Path, source: Path = COURSE_NOTEBOOKS) -> tuple[list[Path], list[str]]:
-    """Create or refresh working copies of the course's notebooks in ``workdir``.
+def copy_text(original: Path, kind: str) -> bytes:
+    """The bytes of the working copy of ``original``: the notebook itself, or its practice copy."""
+    if kind == "reference":
+        return original.read_bytes()
+    if kind == "practice":
+        return course_module("practice").practice_copy_text(original).encode("utf-8")
+    raise ValueError(f"unknown kind of copy {kind!r}; choose one of {sorted(COPIES)}")
+
+
+def prepare_copies(workdir: Path, source: Path = COURSE_NOTEBOOKS,
+                   kind: str = "reference") -> tuple[list[Path], list[str]]:
+    """Create or refresh working copies (``kind``: "practice" or "reference") of the course's notebooks in ``workdir``.
 
     Returns the copies identical to the course's version (new, refreshed or untouched: the ones to
     trust) and messages for the learner. A copy whose content differs from the course version it was
@@ -79,7 +118,8 @@ def prepare_copies(workdir: Path, source: Path = COURSE_NOTEBOOKS) -> tuple[list
     pristine, messages = [], []
     for original in originals:
         copy = workdir / original.name
-        course_hash = _sha256(original)
+        content = copy_text(original, kind)
+        course_hash = hashlib.sha256(content).hexdigest()
         if copy.exists():
             copy_hash = _sha256(copy)
             recorded = manifest.get(original.name)
@@ -89,12 +129,12 @@ def prepare_copies(workdir: Path, source: Path = COURSE_NOTEBOOKS) -> tuple[list
                 continue
             if copy_hash != recorded:  # the learner's own work: keep it
                 if recorded != course_hash:
-                    messages.append(
-                        f"{copy.name}: kept your changes; the course's current version is "
-                        f"notebooks/{original.name} (delete your copy to get it)."
-                    )
+                    new = f"notebooks/{original.name}" if kind == "reference" else \
+                        f"the {kind} copy of notebooks/{original.name}"
+                    messages.append(f"{copy.name}: kept your changes; the course's current version is {new} "
+                                    "(delete your copy to get it).")
                 continue
-        shutil.copyfile(original, copy)
+        copy.write_bytes(content)
         manifest[original.name] = course_hash
         pristine.append(copy)
     manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
@@ -103,22 +143,31 @@ def prepare_copies(workdir: Path, source: Path = COURSE_NOTEBOOKS) -> tuple[list
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--workdir", default="my_notebooks", help="folder JupyterLab opens (default: my_notebooks)")
+    parser.add_argument("--copy", choices=sorted(COPIES), default="practice",
+                        help="practice: exercises blank (default); reference: with the reference solutions")
+    parser.add_argument("--workdir", help="folder JupyterLab opens (default: my_notebooks for practice copies, "
+                        "my_notebooks_reference for reference copies)")
+    parser.add_argument("--progress", action="store_true", help="print your progress through the exercises and exit")
     parser.add_argument("--prepare-only", action="store_true", help="copy, trust and configure, do not start")
     parser.add_argument("lab_args", nargs=argparse.REMAINDER, help="options passed on to `jupyter lab` (after --)")
     args = parser.parse_args(argv)
     lab_args = [a for a in args.lab_args if a != "--"]
 
-    workdir = Path(args.workdir)
+    if args.progress:
+        course_module("progress").show()
+        return 0
+    workdir = Path(args.workdir or COPIES[args.copy])
     workdir = workdir if workdir.is_absolute() else (REPO / workdir)
     install_lab_settings()
     if workdir.resolve() == COURSE_NOTEBOOKS.resolve():
         trust(sorted(COURSE_NOTEBOOKS.glob("*.ipynb")))
         print("Opening the course's own notebooks/ (maintainer mode): your saves change the repository.")
     else:
-        pristine, messages = prepare_copies(workdir)
+        pristine, messages = prepare_copies(workdir, kind=args.copy)
         trust(pristine)
-        print(f"Your working copies are in {workdir} (notebooks/ itself is never changed).")
+        what = "practice copies (exercises blank; make lab COPY=reference for the reference copies)" \
+            if args.copy == "practice" else "reference copies (with the solutions; make lab for practice copies)"
+        print(f"Your working copies are in {workdir}: {what}. notebooks/ itself is never changed.")
         for message in messages:
             print("  " + message)
     if args.prepare_only:

@@ -1,11 +1,15 @@
 """The lab as a learner meets it, in a real browser (Playwright driving Debian's Chromium, on loopback).
 
-JupyterLab is started through ``scripts/lab.py``, the command ``make lab`` runs, on working copies in a
-temporary folder with a temporary Jupyter data/config folder (a new learner). The test checks that
+JupyterLab is started through ``scripts/lab.py``, the command ``make lab`` runs, on practice copies (the
+default: exercises blank) in a temporary folder with a temporary Jupyter data/config folder and results folder (a
+new learner). The test checks that
 
 - the stored widgets of 02 render as widgets, not as ``interactive(children=...`` text (copies trusted);
 - no "Jupyter news" pop-up shows;
-- after Run All (fast mode) moving the Dk slider changes the printed costs;
+- after Run All (fast mode) no cell shows a traceback (the blank exercises' checkers print ❌), and moving the Dk
+  slider changes the printed costs;
+- in 00, after Run All, the warm-up's checker names its hint ladder; a cell the learner adds with
+  ``hints.ask("00 Ex0")`` prints hint 1; the progress view lists 00's and 02's exercises as tried;
 - the course's notebooks/ is unchanged afterwards.
 
 A screenshot is saved to build/test-browser/ (git-ignored) for a person to look at.
@@ -77,6 +81,7 @@ def lab(tmp_path):
                JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), COURSE_FAST="1",
                COURSE_RESULTS_DIR=str(tmp_path / "results"), PYTHONPATH=str(ROOT))
     env.pop("MPLBACKEND", None)  # the learner's kernel plots inline
+    env.pop("COURSE_STRICT_CHECKS", None)  # (make test sets it) a learner's failed check prints, it does not raise
     workdir = tmp_path / "my_notebooks"
     command = [sys.executable, str(ROOT / "scripts" / "lab.py"), "--workdir", str(workdir), "--",
                "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
@@ -106,6 +111,64 @@ def lab(tmp_path):
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
         log.close()
+
+
+def _run_all(page) -> None:
+    """Run All through the menu, as a learner would, then wait until no cell is queued or running."""
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    page.wait_for_function(
+        """() => {
+            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent);
+            return prompts.length > 0 && prompts.every(t => !t.includes('*'))
+                && prompts.some(t => /\\[\\d+\\]/.test(t));
+        }""",
+        timeout=180_000,
+    )
+
+
+def _hint_and_progress(page, base: str, token: str) -> None:
+    """00's practice copy: the checker names the hint ladder, one call prints hint 1, the progress view shows tries."""
+    page.goto(f"{base}/lab/tree/00_welcome.ipynb?token={token}")
+    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)", has_text="Welcome to the Lightweight")
+    notebook.locator(".jp-Cell").first.wait_for(timeout=60_000)
+    _run_all(page)
+    checker = notebook.locator(".jp-CodeCell", has_text="weight_bytes, 4000")
+    checker.locator(".jp-OutputArea-output", has_text="❌").wait_for(timeout=180_000)  # (02's cells were done)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputPrompt')]
+                 .every(e => !e.textContent.includes('*'))""", timeout=180_000)
+    checker.scroll_into_view_if_needed()
+    checker_text = checker.locator(".jp-Cell-outputArea").text_content()
+    assert "❌" in checker_text and 'hints.ask("00 Ex0")' in checker_text, checker_text
+
+    # The learner adds a cell below the checker and asks for a hint: one call.
+    checker.locator(".jp-InputArea").click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")
+    page.keyboard.press("Enter")
+    page.keyboard.insert_text('from course_lib import hints; hints.ask("00 Ex0")')
+    page.keyboard.press("Shift+Enter")
+    asked = notebook.locator(".jp-CodeCell", has_text='hints.ask("00 Ex0")').filter(has_not_text="weight_bytes")
+    asked.locator(".jp-OutputArea-output", has_text="Hint 1 of 2 for 00 Ex0").wait_for(timeout=60_000)
+    asked.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "hint_1.png"))
+
+    # The progress view (00's section), run again after the hint: the tries of 00 and of 02's Run All.
+    view = notebook.locator(".jp-CodeCell", has_text="progress.show()")
+    view.locator(".jp-InputArea").click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+Enter")
+    output = view.locator(".jp-OutputArea-output", has_text="1 hint")
+    output.wait_for(timeout=60_000)
+    view.scroll_into_view_if_needed()
+    text = output.text_content()
+    lines = {line.split()[1] + " " + line.split()[2]: line for line in text.splitlines() if " Ex" in line}
+    assert "tried" in lines["00 Ex0"] and "last try" in lines["00 Ex0"], text
+    assert all("tried" in lines[f"02 Ex{k}"] for k in range(1, 5)), text
+    assert "not started" in lines["05 Ex1"], text
+    view.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "progress_view.png"))
 
 
 def test_lab_in_chromium(lab):
@@ -169,6 +232,8 @@ def test_lab_in_chromium(lab):
             assert "Dk=5, M=32, N=64, Df=56" in after_text and "Dk=3, M=32, N=64, Df=56" in before_text
             widget_cell.scroll_into_view_if_needed()
             page.screenshot(path=str(SCREENSHOTS / "slider_moved.png"))
+
+            _hint_and_progress(page, base, token)
         finally:
             browser.close()
     # The learner's run touched only the working copies.

@@ -1,8 +1,11 @@
 """Classroom delivery with nbgrader: exercise metadata, student copies (make student) and strict autograding.
 
 The end-to-end test generates every student copy, autogrades each untouched (blank) copy, which runs it top
-to bottom in fast mode, and autogrades notebook 01 three ways: the reference solutions (full marks), the blank
-copy (zero) and the reference with one wrong answer (one exercise lost). It takes a few minutes (marked slow;
+to bottom in fast mode, and autogrades notebook 01 three ways: the practice copy with every reference solution
+revealed (full marks), the blank copy (zero) and the reference with one wrong answer (one exercise lost).
+A student copy has the sources of ``make lab``'s practice copy (both come from ``practice.blank_exercises``), so the
+run of each blank copy is also the practice copies' test: each checker prints ❌ with its hint and the line naming
+its exercise's hint ladder, no other cell fails, and every try is recorded in the results folder. It takes a few minutes (marked slow;
 `make unit` skips it, `make test` runs it).
 """
 from __future__ import annotations
@@ -16,6 +19,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from course_lib import practice
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -110,6 +115,15 @@ def _run_classroom(*args, course: Path) -> subprocess.CompletedProcess:
     return done
 
 
+def _revealed(stem: str):
+    """The practice copy of a notebook with every exercise's solution revealed (hints.ask's last rung) and pasted."""
+    nb = nbformat.reads(practice.practice_copy_text(ROOT / "notebooks" / f"{stem}.ipynb"), as_version=4)
+    for exercise in (e for e in practice.exercises().values() if e.notebook == f"{stem}.ipynb"):
+        cell = next(c for c in nb.cells if c.id == exercise.solution_cell)
+        cell.source = practice.reveal(cell.source, practice.solution(exercise.id))
+    return nb
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """A course directory with every student copy generated and the submissions autograded."""
@@ -124,10 +138,11 @@ def course(tmp_path_factory):
     for student in ("reference", "one_wrong"):
         folder = course / "submitted" / student / GRADED_EXAMPLE
         folder.mkdir(parents=True)
+        submission = _revealed(GRADED_EXAMPLE) if student == "reference" else reference
         if student == "one_wrong":
             cell = next(c for c in reference.cells if c.id == WRONG_CELL)
             cell.source = cell.source.split("### BEGIN SOLUTION")[0] + WRONG_SOURCE
-        nbformat.write(reference, folder / f"{GRADED_EXAMPLE}.ipynb")
+        nbformat.write(submission, folder / f"{GRADED_EXAMPLE}.ipynb")
     done = _run_classroom("autograde", "--json", course=course)
     scores = {}
     for line in done.stdout.splitlines():
@@ -146,6 +161,9 @@ def test_student_copy_is_clean(course, path):
     source = nbformat.read(path, as_version=4)
     copy = nbformat.read(root / "release" / path.stem / path.name, as_version=4)
     assert [c.id for c in copy.cells] == [c.id for c in source.cells]
+    practice_copy = nbformat.reads(practice.practice_copy_text(path), as_version=4)  # make lab's copy
+    assert [(c.source, c.metadata.get("editable"), c.metadata.get("deletable")) for c in practice_copy.cells] == \
+        [(c.source, c.metadata.get("editable"), c.metadata.get("deletable")) for c in copy.cells]
     for original, cell in zip(source.cells, copy.cells):
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type == "code":
@@ -170,6 +188,7 @@ def test_blank_student_copy_runs_to_the_end_and_scores_zero(course, path):
     checkers = {c.id for c in nb.cells if c.metadata.get("nbgrader", {}).get("locked")
                 and not c.metadata.nbgrader.get("solution")}
     assert checkers
+    exercises = {e.checker_cell: e.id for e in practice.exercises().values() if e.notebook == path.name}
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
@@ -178,10 +197,13 @@ def test_blank_student_copy_runs_to_the_end_and_scores_zero(course, path):
         text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
         if cell.id in checkers:
             assert "❌" in text and "✅" not in text, f"{path.name} checker {cell.id}: {text[:300]}"
+            assert f'hints.ask("{exercises[cell.id]}")' in text, f"{path.name} {cell.id}: no hint ladder named: {text}"
             # strict grading: the failed check raised (and nothing else did)
             assert [e.ename for e in errors] == ["ExerciseCheckFailed"], f"{path.name} checker {cell.id}: {errors}"
         else:
             assert not errors, f"{path.name} cell {index} ({cell.id}) crashed on the stub: {errors[0].evalue[:300]}"
+    recorded = json.loads((root / "results" / "progress.json").read_text())["exercises"]  # the grading's results folder
+    assert all(recorded[e]["tries"] >= 1 for e in exercises.values()), f"{path.name}: tries not recorded {recorded}"
     row = scores[path.stem, "blank"]
     assert row["score"] == 0
     assert row["max_score"] == len(_graded(nbformat.read(path, as_version=4)))

@@ -71,3 +71,50 @@ def test_course_notebooks_are_trusted_in_place_unchanged(lab, tmp_path, monkeypa
     assert lab.main(["--prepare-only", "--workdir", "notebooks"]) == 0
     assert {p: p.read_bytes() for p in paths} == before
     assert all(NotebookNotary().check_signature(nbformat.read(p, as_version=4)) for p in paths)
+
+
+def _exercise_course(tmp_path, answer="x = 1"):
+    """A course of one notebook with one exercise (solution cell, checker cell, tagged as nbgrader_tag does)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import nbgrader_tag
+
+    source = tmp_path / "course"
+    source.mkdir(exist_ok=True)
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("**Exercise 1.** Set x."),
+        nbformat.v4.new_code_cell(f"x = None\n### BEGIN SOLUTION\n{answer}\n### END SOLUTION",
+                                  outputs=[nbformat.v4.new_output("stream", text="solution ran\n")]),
+        nbformat.v4.new_code_cell("checks.check_int('x', x, 1)",
+                                  outputs=[nbformat.v4.new_output("stream", text="✅ x: correct.\n")]),
+        nbformat.v4.new_code_cell("print('a table')", outputs=[nbformat.v4.new_output("stream", text="a table\n")]),
+    ])
+    path = source / "01_x.ipynb"
+    nbformat.write(nb, path)
+    nbgrader_tag.tag(path)
+    return source
+
+
+def test_practice_copies_are_blank_follow_the_course_and_keep_the_learners_work(lab, tmp_path):
+    source, work = _exercise_course(tmp_path), tmp_path / "work"
+    pristine, messages = lab.prepare_copies(work, source, kind="practice")
+    copy = nbformat.read(work / "01_x.ipynb", as_version=4)
+    assert pristine == [work / "01_x.ipynb"] and not messages
+    assert copy.cells[1].source == "x = None\npass  # YOUR CODE HERE" and copy.cells[1].outputs == []
+    assert copy.cells[2].outputs == [] and copy.cells[2].metadata.editable is False  # no stored ✅
+    assert copy.cells[3].outputs[0].text == "a table\n"  # the other cells keep their outputs
+
+    _exercise_course(tmp_path, answer="x = 2 - 1")  # the course changes; the untouched copy follows
+    assert lab.prepare_copies(work, source, kind="practice")[0] == [work / "01_x.ipynb"]
+
+    copy.cells[1].source = "x = None\nx = 1"  # the learner's answer
+    nbformat.write(copy, work / "01_x.ipynb")
+    _exercise_course(tmp_path, answer="x = 3 - 2")
+    pristine, messages = lab.prepare_copies(work, source, kind="practice")
+    assert pristine == [] and "x = 1" in (work / "01_x.ipynb").read_text()
+    assert len(messages) == 1 and "kept your changes" in messages[0] and "practice copy" in messages[0]
+
+    reference = tmp_path / "reference"  # make lab COPY=reference: the notebook itself, in its own folder
+    lab.prepare_copies(reference, source, kind="reference")
+    assert (reference / "01_x.ipynb").read_bytes() == (source / "01_x.ipynb").read_bytes()

@@ -7,7 +7,10 @@
 ``student`` copies each notebook to ``<course-dir>/source/NN_name/`` (a generated folder: edit notebooks/,
 not the copy) and runs nbgrader's generate_assignment, which writes the student copy to
 ``<course-dir>/release/NN_name/``: solutions replaced by ``pass  # YOUR CODE HERE``, outputs cleared, checker
-cells locked, checksums recorded. ``autograde`` runs nbgrader's autograde on every collected submission and
+cells locked, checksums recorded. The blanking is ``course_lib.practice.blank_exercises``, the function ``make lab``'s
+practice copies are made with (it runs nbgrader's LockCells and ClearSolutions), put in place of those two steps of
+nbgrader's pipeline, so student and practice copies cannot drift apart.
+``autograde`` runs nbgrader's autograde on every collected submission and
 prints the score of each. The settings (stub, strict checks while grading, fast mode, cell timeout) are in
 ``<course-dir>/nbgrader_config.py``; ``--course-dir`` (default ``grading/``) must contain a copy of it.
 Everything runs in this process through nbgrader's Python API, so the whole course takes seconds, not a
@@ -27,6 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import nbgrader_tag  # noqa: E402  (the metadata must be right before nbgrader reads it)
 
+sys.path.insert(0, str(ROOT / "scripts"))
+from lab import course_module  # noqa: E402  (course_lib.practice without importing TensorFlow)
+
+practice = course_module("practice")
+
 COURSE_DIR = ROOT / "grading"
 
 
@@ -43,7 +51,32 @@ def api(course_dir: Path = COURSE_DIR):
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     config = PyFileConfigLoader("nbgrader_config.py", path=str(course_dir)).load_config()
     config.CourseDirectory.root = str(course_dir)
+    config.GenerateAssignment.preprocessors = generate_preprocessors()
     return NbGraderAPI(config=config)
+
+
+def generate_preprocessors() -> list:
+    """nbgrader's generate_assignment pipeline with its LockCells + ClearSolutions replaced by the course's
+    ``practice.blank_exercises`` (which runs those two); everything after it (clear all outputs, checksums,
+    metadata checks) is nbgrader's, so autograding is unchanged."""
+    from nbgrader.converters import GenerateAssignment
+    from nbgrader.preprocessors import ClearSolutions, LockCells, NbGraderPreprocessor
+
+    class BlankExercises(NbGraderPreprocessor):
+        """``practice.blank_exercises`` as an nbgrader step."""
+
+        def preprocess(self, nb, resources):
+            return practice.blank_exercises(nb), resources
+
+    steps = []
+    for step in GenerateAssignment.class_traits()["preprocessors"].default():
+        if step is LockCells:
+            steps.append(BlankExercises)
+        elif step is not ClearSolutions:
+            steps.append(step)
+    if BlankExercises not in steps:
+        raise RuntimeError("nbgrader's generate_assignment no longer has a LockCells step: update classroom.py")
+    return steps
 
 
 def _run(result: dict, what: str) -> None:
