@@ -30,7 +30,7 @@ class Rule:
     min_saving: float = 0.10
     max_drop: float = 1.0
     max_drop_strict: float = 2.0
-    max_cost_rise: float = 0.05
+    max_cost_rise: float = 0.15
     noise: float = 0.0          # seed spread of validation PCK@0.2, in points
     noise_strict: float = 0.0   # seed spread of validation PCK@0.1, in points
 

@@ -3,7 +3,7 @@
 A checker prints a verdict and returns a :class:`course_lib.checks.CheckResult` (truthy when
 passed), built with the machinery of :mod:`course_lib.checks`. It names the plausible mistakes it
 recognises, without printing the solution; the tests feed each checker right and wrong answers.
-``HINTS`` holds two hints per exercise: a nudge, then the formula.
+``HINTS`` are 09's hint ladders from :mod:`course_lib.hints` (a failed check prints the nudge).
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import checks, distill, pose
+from . import checks, distill, hints, pose
 
 
 # ---------------------------------------------------------------------------------- 09 · capstone
@@ -172,16 +172,7 @@ def check_pck_answer(answer, alpha: float = 0.2, name: str | None = None) -> che
 
 
 
-HINTS: dict[str, tuple[str, str]] = {
-    "09 Ex5": (
-        "Two mean squared errors, one towards the ground truth and one towards the teacher, each "
-        "with its weight. Which one does alpha weigh (what must alpha = 1 give)? And which of the "
-        "teacher's stacks is its final answer?",
-        "loss = alpha * MSE(student, target) + (1 - alpha) * MSE(student, teacher_stacks[-1]), "
-        "where MSE(a, b) = np.mean((a - b) ** 2) over every element (no axis argument); "
-        "return float(loss).",
-    ),
-}
+HINTS = hints.HINTS_09   # the hint ladders (course_lib.hints); a failed check prints rung 1
 
 
 # --------------------------------------------------------------------------- 09 Ex5: FPD's loss
@@ -318,13 +309,6 @@ def check_fpd_loss(fn: Callable, name: str = "my_fpd_loss") -> checks.CheckResul
 
 
 # --------------------------------------------------------------------------- 09 Ex4: the rule
-HINTS["09 Ex4"] = (
-    "Two kinds of step. A cost step must first buy its goal (MACs at least 10 % lower), then cost "
-    "little accuracy on BOTH metrics; an accuracy step must gain more than the noise. Work in "
-    "points: 100 * (after - before).",
-    "cost step: 1 - after['MACs'] / before['MACs'] >= 0.10 and d02 >= -max(1.0, noise) and "
-    "d01 >= -max(2.0, noise); accuracy step: d02 > noise and after['MACs'] <= 1.05 * before['MACs'].",
-)
 
 
 def _rule_case(goal: str, macs: float, d02: float, d01: float, noise: float) -> tuple:
@@ -352,7 +336,7 @@ def keep_step_cases() -> list[tuple[str, tuple]]:
         ("an accuracy step gaining exactly the noise (it must gain more)",
          _rule_case("accuracy", 100, EXACT, EXACT, EXACT)),
         ("an accuracy step gaining 2 points at 20 % more MACs", _rule_case("accuracy", 120, 2.0, 2.0, 0.5)),
-        ("an accuracy step that needs no MAC saving", _rule_case("accuracy", 103, 1.0, 0.0, 0.5)),
+        ("an accuracy step that needs no MAC saving", _rule_case("accuracy", 112, 1.0, 0.0, 0.5)),
     ]
 
 
@@ -367,7 +351,7 @@ def check_keep_step(fn: Callable, name: str = "keep_step") -> checks.CheckResult
 
     The cases (:func:`keep_step_cases`) sit on both sides of every limit: the 10 % saving (>=), a
     rise in MACs, each accuracy limit (>=) and the noise widening it, PCK@0.1 alone failing, and the
-    accuracy step's strict ``>`` gain and its 5 % cost allowance. A failure names the case, not the
+    accuracy step's strict ``>`` gain and its 15 % cost allowance. A failure names the case, not the
     answer it expected."""
     if (res := checks._missing(name, fn)) is not None:
         return res

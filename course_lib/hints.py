@@ -206,23 +206,38 @@ HINTS: dict[str, tuple[str, str]] = {
 # 09 is being rewritten: its exercises' hints live in this block, in the same format.
 HINTS_09: dict[str, tuple[str, str]] = {
     "09 Ex1": (
-        "Find the peak first (as a row and a column), then look at its left/right and up/down neighbours to "
-        "decide a quarter-pixel shift; a neighbour off the map counts as lower than anything.",
-        "row, col = np.unravel_index(np.argmax(h), h.shape); shift_x = 0.25·sign(right − left) (−inf off the "
-        "map), the same for y; x = (col + shift_x + 0.5)·4, y = (row + shift_y + 0.5)·4.",
+        "Find the peak first (the first maximum, as a row and a column of an H x W map). Inside the map, look "
+        "at its left/right and up/down neighbours to decide a quarter-pixel shift; on the border, Newell's rule.",
+        "row, col = np.unravel_index(np.argmax(h), h.shape); if 0 < row < H-1 and 0 < col < W-1: "
+        "shift_x = 0.25·sign(h[row, col+1] − h[row, col−1]), the same for y; else no shift at all; "
+        "x = (col + shift_x + 0.5)·4, y = (row + shift_y + 0.5)·4.",
     ),
     "09 Ex2": (
-        "Per figure: a threshold from the size of its true skeleton; per joint: a distance; count only visible "
-        "joints, then divide hits by visible joints.",
+        "Per figure: a threshold from the size of its whole true skeleton (hidden joints too); per joint: a "
+        "distance; a joint exactly on the threshold counts; count only visible joints, then divide.",
         "size = (true[..., :2].max(1) − true[..., :2].min(1)).max(-1); dist = np.linalg.norm(pred − "
         "true[..., :2], axis=-1); visible = true[..., 2] > 0; "
         "pck = ((dist <= 0.2·size[:, None]) & visible).sum() / visible.sum().",
     ),
     "09 Ex3": (
-        "Cost each convolution of the block separately at 16×16 and add them; a depthwise 3×3 conv has 9 "
-        "weights per channel, not per channel pair.",
-        "residual: 16·16·(F·F/2 + 9·(F/2)² + F/2·F) with F = 64; MobileNetV2: 16·16·(C·tC + 9·tC + tC·C) "
+        "Cost each convolution of the block separately at 16×16 and add them, both at the SAME width 32; a "
+        "depthwise 3×3 conv has 9 weights per channel, not per channel pair.",
+        "residual: 16·16·(F·F/2 + 9·(F/2)² + F/2·F) with F = 32; MobileNetV2: 16·16·(C·tC + 9·tC + tC·C) "
         "with C = 32, t = 4.",
+    ),
+    "09 Ex4": (
+        "Two kinds of step. A cost step must first buy its goal (MACs at least 10 % lower), then cost little "
+        "accuracy on BOTH metrics; an accuracy step must gain more than the noise. Work in points: "
+        "100 * (after - before).",
+        "cost step: 1 - after['MACs'] / before['MACs'] >= 0.10 and d02 >= -max(1.0, noise) and "
+        "d01 >= -max(2.0, noise); accuracy step: d02 > noise and after['MACs'] <= 1.15 * before['MACs'].",
+    ),
+    "09 Ex5": (
+        "Two mean squared errors, one towards the ground truth and one towards the teacher, each with its "
+        "weight. Which one does alpha weigh (what must alpha = 1 give)? And which of the teacher's stacks is "
+        "its final answer?",
+        "loss = alpha * MSE(student, target) + (1 - alpha) * MSE(student, teacher_stacks[-1]), where "
+        "MSE(a, b) = np.mean((a - b) ** 2) over every element (no axis argument); return float(loss).",
     ),
 }
 

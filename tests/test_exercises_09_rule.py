@@ -9,7 +9,7 @@ def reference(goal, before, after, noise):
     d02 = 100 * (after["val PCK@0.2"] - before["val PCK@0.2"])
     d01 = 100 * (after["val PCK@0.1"] - before["val PCK@0.1"])
     if goal == "accuracy":
-        return d02 > noise and after["MACs"] <= 1.05 * before["MACs"]
+        return d02 > noise and after["MACs"] <= 1.15 * before["MACs"]
     return 1 - after["MACs"] / before["MACs"] >= 0.10 and d02 >= -max(1.0, noise) and d01 >= -max(2.0, noise)
 
 
@@ -22,7 +22,7 @@ def slip(**kw):
         lim01 = 2.0 if kw.get("no_noise") else max(2.0, noise)
         if goal == "accuracy":
             gain = d02 >= noise if kw.get("acc_ge") else d02 > noise
-            return gain and (kw.get("acc_no_cost") or after["MACs"] <= 1.05 * before["MACs"])
+            return gain and (kw.get("acc_no_cost") or after["MACs"] <= 1.15 * before["MACs"])
         ok_saving = saving > 0.10 if kw.get("strict_saving") else saving >= 0.10
         if kw.get("no_saving_test"):
             ok_saving = True
