@@ -6,7 +6,8 @@ One module per idea:
 - ``data``     the synthetic datasets (digits, shapes) and an opt-in loader for the real ones
 - ``profile``  parameters, MACs, activation memory and bytes on disk of a Keras model
 - ``bench``    honest latency measurement (warm-up, repeats, median and IQR, threads, CPU)
-- ``checks``   exercise checkers with friendly messages
+- ``checks``   the checking machinery: friendly pass/fail messages, numbers, arrays, functions
+- ``exercises`` exercise checkers written for one exercise (each tagged "NN ExK"; 09's so far)
 - ``practice`` the exercises of notebooks/: practice (blank) copies, reference solutions, which cell checks what
 - ``progress`` every check recorded in your results folder; the progress view (00, ``make progress``)
 - ``hints``    the hint ladder of every exercise: ``hints.ask("03 Ex2")``
@@ -15,6 +16,17 @@ One module per idea:
 - ``models``   small model builders and a compact training helper
 - ``tflite``   conversion to TensorFlow Lite / LiteRT and running the interpreter
 - ``envcheck`` the environment report of notebook 00
+- ``separable`` depthwise-separable convolutions and their cost (02)
+- ``mobilenet`` MobileNetV1/V2 builders faithful to the papers (03)
+- ``binarize`` BinaryConnect/BWN and XNOR-Net layers, bit packing (04)
+- ``prune``    magnitude and channel pruning, schedules, rebuilding smaller dense models (05)
+- ``pvanet``   CReLU and hyper-feature concatenation (06)
+- ``quantize`` affine int8 arithmetic, fake quantization and QAT (07)
+- ``pose``     heat maps, decoding, PCK, diagnostics, the Stacked Hourglass and its pruning (09)
+- ``decide``   the capstone's keep/drop rule, applied on validation data (09)
+- ``distill``  knowledge distillation: soft targets and Fast Pose Distillation (09)
+- ``production`` MediaPipe's BlazePose landmark models, measured for scale (09)
+- ``webdemo``  the capstone's models exported for the live web page (09, ``demo/``)
 """
 import os as _os
 
