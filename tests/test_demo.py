@@ -158,6 +158,18 @@ def test_committed_models_match_their_manifest(manifest):
         assert entry["notebook"] and entry["date"] and 0 < entry["pck"]["PCK@0.2"] <= 1
     int8 = next(m for m in manifest["models"] if m["mode"] == "int8")
     assert tflite.summary((MODELS / int8["file"]).read_bytes()).integer_only
+
+
+def test_committed_models_are_the_ones_notebook_09_wrote(manifest):
+    """09's committed full-mode run printed the export table: each model's sha256 prefix is in its outputs."""
+    import nbformat
+
+    nb = nbformat.read(MODELS.parent.parent / "notebooks" / "09_capstone_hourglass.ipynb", as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    text = "\n".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs)
+    for entry in manifest["models"]:
+        assert entry["notebook"].startswith("09_capstone_hourglass"), entry
+        assert entry["sha256"][:12] in text, f"{entry['file']}: its sha256 is not in 09's stored outputs (re-export)"
     assert webdemo.verify_models(MODELS).all().all()
 
 
