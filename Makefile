@@ -74,7 +74,7 @@ timings: install
 
 execute: install
 	@git diff --quiet -- notebooks || { echo "notebooks/ has uncommitted changes; commit or stash them first (make execute overwrites outputs)."; exit 1; }
-	$(PY) tests/time_notebooks.py --execute-in-place
+	COURSE_EXPORT_DEMO=1 $(PY) tests/time_notebooks.py --execute-in-place
 
 # Instructors (README, "Teaching with it"): nbgrader course directory grading/, one assignment per notebook.
 student: install
