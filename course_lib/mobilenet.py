@@ -104,6 +104,7 @@ def inverted_residual_block(x, expansion: int, filters: int, stride: int, alpha:
     if x.shape[-1] is None:
         raise ValueError(f"inverted_residual_block '{name}': the input needs a known channel count, got shape {x.shape}")
     in_channels = int(x.shape[-1])
+    _check_alpha_width(f"inverted_residual_block '{name}'", alpha, int(filters), "int")
     out_channels = make_divisible(int(filters * alpha), 8)
     if hidden is not None and (expansion == 1 or int(hidden) < 1):
         raise ValueError(f"inverted_residual_block '{name}': hidden={hidden} needs expansion > 1 and hidden >= 1")
@@ -166,6 +167,14 @@ def _top(x, include_top: bool, classes: int, pooling: str | None, classifier_act
     return x
 
 
+def _check_alpha_width(builder: str, alpha, narrowest: int, rounding: str) -> None:
+    """A ValueError when the width multiplier rounds the narrowest layer (``narrowest`` channels) to 0."""
+    if int(narrowest * alpha) < 1:
+        raise ValueError(f"{builder}: alpha={alpha!r} rounds its narrowest layer ({narrowest} channels) to "
+                         f"{rounding}({narrowest} * {alpha!r}) = 0 channels; alpha must be at least "
+                         f"{1 / narrowest:.4g} (the paper uses 0.35 to 1.4).")
+
+
 def _check_builder_args(builder: str, input_shape, alpha, classes) -> tuple[int, int]:
     """Validate the arguments every builder shares; return (height, width)."""
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) \
@@ -193,6 +202,7 @@ def mobilenet_v2(input_shape: Sequence[int] = (224, 224, 3), alpha: float = 1.0,
     pooling, dense classifier (logits by default).
     """
     h, w = _check_builder_args("mobilenet_v2", input_shape, alpha, classes)
+    _check_alpha_width("mobilenet_v2", alpha, min(c for _, c, _, _ in V2_BLOCKS), "int")
     if pooling not in (None, "avg", "max"):
         raise ValueError(f"pooling must be None, 'avg' or 'max', not {pooling!r}")
     if h < 32 or w < 32:
@@ -237,6 +247,7 @@ def mobilenet_v2_small(input_shape: Sequence[int] = (32, 32, 3), alpha: float = 
     t = 6 in every block but the first. The classifier outputs logits.
     """
     h, w = _check_builder_args("mobilenet_v2_small", input_shape, alpha, classes)
+    _check_alpha_width("mobilenet_v2_small", alpha, min(c for _, c, _, _ in blocks), "int")
     if h < 8 or w < 8:
         raise ValueError(f"mobilenet_v2_small needs inputs of at least 8x8, got {tuple(input_shape)}")
     inputs = keras.Input(tuple(input_shape), name="image")
@@ -261,7 +272,11 @@ def mobilenet_v1(input_shape: Sequence[int] = (224, 224, 3), alpha: float = 1.0,
     1x1 + BN + ReLU6) from :data:`V1_BLOCKS`; widths are ``int(c * alpha)``. The head pools to 1x1,
     applies dropout and a 1x1 conv (with bias) as the classifier, as Keras does; logits by default.
     """
-    h = _check_builder_args("mobilenet_v1", input_shape, alpha, classes)[0]
+    h, w = _check_builder_args("mobilenet_v1", input_shape, alpha, classes)
+    _check_alpha_width("mobilenet_v1", alpha, 32, "int")
+    if h < 32 or w < 32:
+        raise ValueError(f"mobilenet_v1: input_shape={tuple(input_shape)} is too small: five stride-2 steps need "
+                         f"at least 32x32.")
     inputs = keras.Input(tuple(input_shape), name="input_layer")
     x = keras.layers.Conv2D(int(32 * alpha), 3, strides=2, padding="same", use_bias=False, name="conv1")(inputs)
     x = keras.layers.BatchNormalization(name="conv1_bn")(x)
