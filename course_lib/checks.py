@@ -672,10 +672,12 @@ def check_binary_layer_bytes(my_layer_bytes, my_layer_ratio, kernel_size: int, c
     expected = int(binarize.memory_report(layer)["deployed bytes"].sum())
     n = kernel_size * kernel_size * c_in
     words = -(-n // word_bits)
-    rounded = [(w, how) for w, how in ((n // word_bits, "rounded down"), (round(n / word_bits), "rounded to the nearest"))
-               if w != words]
-    slips = [(c_out * (w * word_bits // 8 + 4), f"the word count was {how} whole number: a partly used last word "
-              "is still stored, so round up (ceil)") for w, how in rounded]
+    rounded: dict[int, list[str]] = {}
+    for w, how in ((n // word_bits, "rounded down"), (round(n / word_bits), "rounded to the nearest whole number")):
+        if w != words:
+            rounded.setdefault(w, []).append(how)
+    slips = [(c_out * (w * word_bits // 8 + 4), f"the word count was {' or '.join(hows)}: a partly used last word "
+              "is still stored, so round up (ceil)") for w, hows in rounded.items()]
     slips += [(c_out * (n / 8 + 4), "the signs were not padded to whole 64-bit words"),
               (c_out * n / 8, "the signs were not padded to whole words and the alphas are missing"),
               (c_out * words * word_bits // 8, "one float32 alpha per filter (4 bytes each) is missing"),
