@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 from keras import ops
 
+from . import config
+
 WORD_BITS = 64
 SCALINGS = ("none", "per-layer", "per-filter")
 
@@ -292,6 +294,8 @@ def binary_cnn(kind: str = "float", input_shape: Sequence[int] = (28, 28, 1), cl
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+    widths = config.check_widths("binary_cnn", widths)
+    config.check_builder_shape("binary_cnn", input_shape, halvings=max(1, len(widths) - 1))
     inputs = keras.Input(tuple(input_shape), name="image")
     x = keras.layers.Conv2D(widths[0], 3, padding="same", use_bias=False, name="conv1")(inputs)
     x = keras.layers.BatchNormalization(momentum=0.9, name="bn1")(x)

@@ -108,3 +108,29 @@ def import_tensorflow():
     except ImportError:  # pragma: no cover
         pass
     return tf
+
+
+def check_builder_shape(builder: str, input_shape, halvings: int = 0) -> tuple[int, int, int]:
+    """Validate a model builder's ``input_shape``: (height, width, channels) of positive whole numbers,
+    large enough for ``halvings`` stride-2 steps (each halves the map; below 1 pixel Keras fails deep
+    inside a layer). Returns the shape; raises ValueError naming the argument, its value and the minimum."""
+    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
+    if shape is None or len(shape) != 3 or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool)
+                                                    and d >= 1 for d in shape):
+        raise ValueError(f"{builder}: input_shape must be (height, width, channels) of positive whole numbers, "
+                         f"got {input_shape!r}")
+    smallest = 2 ** halvings
+    if shape[0] < smallest or shape[1] < smallest:
+        raise ValueError(f"{builder}: input_shape={tuple(int(d) for d in shape)} is too small: the model halves "
+                         f"the image {halvings} times, so height and width must be at least {smallest}.")
+    return int(shape[0]), int(shape[1]), int(shape[2])
+
+
+def check_widths(builder: str, widths, name: str = "widths") -> tuple[int, ...]:
+    """Validate a builder's channel widths: a non-empty sequence of whole numbers >= 1."""
+    values = tuple(widths) if isinstance(widths, (tuple, list)) else None
+    if not values or not all(isinstance(w, (int, np.integer)) and not isinstance(w, bool) and w >= 1 for w in values):
+        raise ValueError(f"{builder}: {name} must be a non-empty list of channel counts (whole numbers >= 1), "
+                         f"got {widths!r}")
+    return tuple(int(w) for w in values)
+

@@ -73,6 +73,9 @@ class DataError(RuntimeError):
     """A dataset could not be loaded; the message says what to do."""
 
 
+ARRAYS = ("x_train", "y_train", "x_test", "y_test")  # what every dataset archive holds
+
+
 # --------------------------------------------------------------------------- public API
 def available() -> list[str]:
     """Names accepted by :func:`load`."""
@@ -95,7 +98,12 @@ def load(name: str, fast: bool | None = None, data_dir: Path | None = None):
     fast = config.is_fast() if fast is None else fast
     path = ensure_generated(name, data_dir)
     with np.load(path) as arrays:
-        x_tr, y_tr, x_te, y_te = (arrays[k] for k in ("x_train", "y_train", "x_test", "y_test"))
+        missing = [k for k in ARRAYS if k not in arrays.files]
+        if missing:
+            raise DataError(f"{path} has no array {', '.join(map(repr, missing))}: a dataset archive holds "
+                            f"{', '.join(ARRAYS)} (it has {arrays.files}). Delete it to have it regenerated, or "
+                            f"run course_lib.data.generate({name!r}, overwrite=True).")
+        x_tr, y_tr, x_te, y_te = (arrays[k] for k in ARRAYS)
     if fast:
         sizes = POSE_FAST_SIZES if name == "poses" else FAST_SIZES
         x_tr, y_tr = x_tr[: sizes["train"]], y_tr[: sizes["train"]]
@@ -108,7 +116,7 @@ def load(name: str, fast: bool | None = None, data_dir: Path | None = None):
 def ensure_generated(name: str, data_dir: Path | None = None) -> Path:
     """Return the path of the cached file, generating it if absent and verifying it if present."""
     _check_name(name)
-    data_dir = Path(data_dir or config.DATA_DIR)
+    data_dir = _data_dir(data_dir)
     path = data_dir / f"{name}.npz"
     if not path.exists():
         return generate(name, data_dir=data_dir)
@@ -123,7 +131,7 @@ def generate(name: str, data_dir: Path | None = None, overwrite: bool = False) -
     silently.
     """
     _check_name(name)
-    data_dir = Path(data_dir or config.DATA_DIR)
+    data_dir = _data_dir(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / f"{name}.npz"
     if path.exists() and not overwrite:
@@ -152,7 +160,7 @@ def generate(name: str, data_dir: Path | None = None, overwrite: bool = False) -
 
 def verify(name: str, data_dir: Path | None = None) -> None:
     """Raise :class:`DataError` unless ``data/<name>.npz`` matches its manifest entry."""
-    data_dir = Path(data_dir or config.DATA_DIR)
+    data_dir = _data_dir(data_dir)
     path = data_dir / f"{name}.npz"
     entry = _read_manifest(data_dir).get(name)
     fix = (f"Delete {path} to have it regenerated, or run "
@@ -199,6 +207,20 @@ def load_real(name: str):
 
 
 # --------------------------------------------------------------------------- helpers
+def _data_dir(data_dir) -> Path:
+    """``data_dir`` as a Path (the course's data/ by default); a DataError if it is not a folder path."""
+    if data_dir is None or (isinstance(data_dir, str) and data_dir == ""):
+        return Path(config.DATA_DIR)
+    if not isinstance(data_dir, (str, os.PathLike)):
+        raise DataError(f"data_dir must be a folder path (a str or pathlib.Path), got {type(data_dir).__name__} "
+                        f"{data_dir!r}; leave it out to use the course's data/ folder.")
+    path = Path(data_dir)
+    if path.exists() and not path.is_dir():
+        raise DataError(f"data_dir={str(path)!r} is a regular file, not a folder: pass the folder that holds (or "
+                        f"should hold) the .npz files, or leave data_dir out to use the course's data/ folder.")
+    return path
+
+
 def _check_name(name: str) -> None:
     if not isinstance(name, str):
         raise DataError(f"the dataset name must be a string such as 'digits', got {type(name).__name__} {name!r}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import math
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -36,6 +37,10 @@ OPTIONAL_COLUMNS = ["bytes_kind", "runtime"]  # files written before these exist
 
 class LedgerError(ValueError):
     """The ledger file cannot be read exactly, or a value given to ``record`` is not allowed."""
+
+
+class LedgerWarning(UserWarning):
+    """A value given to ``record`` is written, but probably not what was meant (a NaN metric)."""
 
 
 def path() -> Path:
@@ -143,7 +148,13 @@ def _check_real(name: str, value, low: float = 0.0, high: float = math.inf) -> f
     except (TypeError, ValueError):
         raise LedgerError(f"{name} must be a number, got {type(value).__name__} {value!r}") from None
     if math.isnan(value):
+        warnings.warn(f"ledger.record: {name} is NaN (not a number); the row is written with {name} empty. "
+                      f"Pass {name}=None when it was not measured, or check the measurement.", LedgerWarning,
+                      stacklevel=3)
         return value
+    if math.isinf(value):
+        raise LedgerError(f"{name} must be a finite number, got {value}: a measurement went wrong (a division by "
+                          f"zero?). Pass {name}=None when it was not measured.")
     if not low <= value <= high:
         if name == "accuracy":
             raise LedgerError(f"accuracy must be a fraction in [0, 1], got {value}")

@@ -104,6 +104,7 @@ def inverted_residual_block(x, expansion: int, filters: int, stride: int, alpha:
     if x.shape[-1] is None:
         raise ValueError(f"inverted_residual_block '{name}': the input needs a known channel count, got shape {x.shape}")
     in_channels = int(x.shape[-1])
+    _check_alpha_width(f"inverted_residual_block '{name}'", alpha, int(filters), "int")
     out_channels = make_divisible(int(filters * alpha), 8)
     if hidden is not None and (expansion == 1 or int(hidden) < 1):
         raise ValueError(f"inverted_residual_block '{name}': hidden={hidden} needs expansion > 1 and hidden >= 1")
@@ -166,6 +167,14 @@ def _top(x, include_top: bool, classes: int, pooling: str | None, classifier_act
     return x
 
 
+def _check_alpha_width(builder: str, alpha, narrowest: int, rounding: str) -> None:
+    """A ValueError when the width multiplier rounds the narrowest layer (``narrowest`` channels) to 0."""
+    if int(narrowest * alpha) < 1:
+        raise ValueError(f"{builder}: alpha={alpha!r} rounds its narrowest layer ({narrowest} channels) to "
+                         f"{rounding}({narrowest} * {alpha!r}) = 0 channels; alpha must be at least "
+                         f"{1 / narrowest:.4g} (the paper uses 0.35 to 1.4).")
+
+
 def _check_builder_args(builder: str, input_shape, alpha, classes) -> tuple[int, int]:
     """Validate the arguments every builder shares; return (height, width)."""
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) \
@@ -193,6 +202,7 @@ def mobilenet_v2(input_shape: Sequence[int] = (224, 224, 3), alpha: float = 1.0,
     pooling, dense classifier (logits by default).
     """
     h, w = _check_builder_args("mobilenet_v2", input_shape, alpha, classes)
+    _check_alpha_width("mobilenet_v2", alpha, min(c for _, c, _, _ in V2_BLOCKS), "int")
     if pooling not in (None, "avg", "max"):
         raise ValueError(f"pooling must be None, 'avg' or 'max', not {pooling!r}")
     if h < 32 or w < 32:
@@ -237,6 +247,7 @@ def mobilenet_v2_small(input_shape: Sequence[int] = (32, 32, 3), alpha: float = 
     t = 6 in every block but the first. The classifier outputs logits.
     """
     h, w = _check_builder_args("mobilenet_v2_small", input_shape, alpha, classes)
+    _check_alpha_width("mobilenet_v2_small", alpha, min(c for _, c, _, _ in blocks), "int")
     if h < 8 or w < 8:
         raise ValueError(f"mobilenet_v2_small needs inputs of at least 8x8, got {tuple(input_shape)}")
     inputs = keras.Input(tuple(input_shape), name="image")
@@ -261,7 +272,11 @@ def mobilenet_v1(input_shape: Sequence[int] = (224, 224, 3), alpha: float = 1.0,
     1x1 + BN + ReLU6) from :data:`V1_BLOCKS`; widths are ``int(c * alpha)``. The head pools to 1x1,
     applies dropout and a 1x1 conv (with bias) as the classifier, as Keras does; logits by default.
     """
-    h = _check_builder_args("mobilenet_v1", input_shape, alpha, classes)[0]
+    h, w = _check_builder_args("mobilenet_v1", input_shape, alpha, classes)
+    _check_alpha_width("mobilenet_v1", alpha, 32, "int")
+    if h < 32 or w < 32:
+        raise ValueError(f"mobilenet_v1: input_shape={tuple(input_shape)} is too small: five stride-2 steps need "
+                         f"at least 32x32.")
     inputs = keras.Input(tuple(input_shape), name="input_layer")
     x = keras.layers.Conv2D(int(32 * alpha), 3, strides=2, padding="same", use_bias=False, name="conv1")(inputs)
     x = keras.layers.BatchNormalization(name="conv1_bn")(x)
@@ -355,31 +370,101 @@ def roundtrip_error(points: np.ndarray, n_dims: int, seeds: Sequence[int] = (0, 
     return float(np.mean(errs))
 
 
-def check_budget_choice(choice, table, budget_ms: float, latency_col: str = "latency ms",
-                        accuracy_col: str = "accuracy", key_cols: Sequence[str] = ("alpha", "resolution"),
-                        name: str = "latency budget"):
-    """Checker: ``choice`` (a tuple of the key columns) must be the most accurate row within the budget.
+def _budget_tables(table, keys: list[str], latency_col: str, accuracy_col: str):
+    """Synthetic sweep tables, each with a budget and the set of right answers, that tell selection rules
+    apart: the most accurate row overall is over the budget; a row sits exactly at the budget; the best
+    row within the budget is neither the fastest, nor the slowest within it, nor the first or the last
+    row, nor the widest; two rows tie on accuracy (either passes). Other columns of ``table`` are copied
+    with the value of its first row, so a rule may read them without a KeyError."""
+    rows = [  # (key values..., latency, accuracy); keys beyond two get the first row's value
+        ([(1.0, 48, 0.9, 0.85), (0.35, 32, 0.1, 0.60), (0.75, 40, 0.3, 0.74), (0.5, 32, 0.25, 0.72),
+          (1.4, 48, 1.5, 0.90)], 0.3, {(0.75, 40)}),
+        ([(0.5, 64, 0.95, 0.70), (1.0, 32, 0.40, 0.74), (0.75, 48, 0.70, 0.80), (0.35, 64, 0.20, 0.65),
+          (1.4, 64, 2.00, 0.95)], 1.0, {(0.75, 48)}),
+        ([(0.35, 32, 0.50, 0.61), (0.5, 40, 0.35, 0.70), (0.75, 32, 0.60, 0.70), (1.0, 48, 0.90, 0.82)],
+         0.6, {(0.5, 40), (0.75, 32)}),
+    ]
+    import pandas as pd
 
-    Ties in accuracy are broken by lower latency; any row with the best accuracy within the budget passes.
-    """
+    tables = []
+    for spec, budget, right in rows:
+        frame = pd.DataFrame({keys[0]: [r[0] for r in spec], keys[1 % len(keys)]: [r[1] for r in spec],
+                              latency_col: [r[2] for r in spec], accuracy_col: [r[3] for r in spec]})
+        for col in table.columns:
+            if col not in frame.columns:
+                frame[col] = table[col].iloc[0] if len(table) else np.nan
+        order = [c for c in table.columns] + [c for c in frame.columns if c not in table.columns]
+        tables.append((frame[order], budget, right))
+    return tables
+
+
+def _as_choice(choice, keys: list[str]):
+    """``(tuple of numbers, "")`` or ``(None, why not)``."""
     from . import checks
 
-    if choice is None or choice is Ellipsis:
-        return checks.check(False, name, f"You have not filled this in yet (it is {checks.describe(choice)}).",
-                            "Set choice = (alpha, resolution) of the row you pick from the table.")
-    keys = list(key_cols)
     try:
         if isinstance(choice, (str, bytes, dict)):
             raise TypeError
         choice = tuple(choice)
     except TypeError:
-        return checks.check(False, name, f"Expected a tuple {tuple(keys)}, got {choice!r}.")
+        return None, f"Expected a tuple {tuple(keys)}, got {checks.describe(choice)}."
     if len(choice) != len(keys):
-        return checks.check(False, name, f"Expected a tuple of {len(keys)} values {tuple(keys)}, got {choice!r}.")
+        return None, f"Expected a tuple of {len(keys)} values {tuple(keys)}, got {choice!r}."
     bad = [v for v in choice if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating))]
     if bad:
-        return checks.check(False, name, f"Expected numbers {tuple(keys)}, got {choice!r} ({bad[0]!r} is not a number).",
-                            f"Copy the ({', '.join(keys)}) values of a row as numbers, without quotes.")
+        return None, f"Expected numbers {tuple(keys)}, got {choice!r} ({bad[0]!r} is not a number)."
+    return tuple(float(v) for v in choice), ""
+
+
+def check_budget_choice(choice, table, budget_ms: float, latency_col: str = "latency ms",
+                        accuracy_col: str = "accuracy", key_cols: Sequence[str] = ("alpha", "resolution"),
+                        name: str = "latency budget"):
+    """03 Ex3 checker. ``choice`` is either a rule, ``choose(table, budget_ms) -> (alpha, resolution)``, or the
+    tuple it chose. It must give the most accurate row whose latency is within the budget (``<=``).
+
+    A rule is first tried on synthetic tables that tell the usual wrong rules apart (fastest row, slowest
+    row within the budget, most accurate overall, ``<`` instead of ``<=``, first or last row), so the
+    check does not depend on how many rows this run's sweep has; then on ``table`` itself. A tuple can
+    only be checked against ``table`` (with a short sweep, several rules pick the same row). Ties in
+    accuracy: any row with the best accuracy within the budget passes.
+    """
+    from . import checks
+
+    keys = list(key_cols)
+    if choice is None or choice is Ellipsis:
+        return checks.check(False, name, f"You have not filled this in yet (it is {checks.describe(choice)}).",
+                            "Write the rule, then set choice = choose_within_budget(sweep, budget_ms).")
+    if callable(choice):
+        if (res := checks._stale(name, choice)) is not None:
+            return res
+        for i, (frame, budget, right) in enumerate(_budget_tables(table, keys, latency_col, accuracy_col), 1):
+            try:
+                got = choice(frame.copy(), budget)
+            except Exception as exc:  # noqa: BLE001 - the learner's error, as a message
+                return checks.check(False, name, f"On test table {i} (budget {budget} ms) your rule raised "
+                                    f"{type(exc).__name__}: {exc}")
+            picked, problem = _as_choice(got, keys)
+            if problem:
+                return checks.check(False, name, f"On test table {i} your rule returned something else: {problem}",
+                                    f"Return the ({', '.join(keys)}) values of the chosen row as numbers.")
+            if picked not in right:
+                row = frame[np.isclose(frame[keys[0]], picked[0]) & np.isclose(frame[keys[1]], picked[1])]
+                why = ("which is not a row of the table" if row.empty else
+                       "which is over the budget" if float(row[latency_col].iloc[0]) > budget else
+                       "but another row within the budget is more accurate")
+                return checks.check(False, name, f"On a test table (budget {budget} ms) your rule picked {picked}, "
+                                    f"{why}.\n{frame[keys + [latency_col, accuracy_col]].to_string(index=False)}",
+                                    f"Keep the rows with {latency_col} <= budget (a row exactly at the budget "
+                                    f"is within it), then take the one with the highest {accuracy_col}.")
+        try:
+            choice = choice(table.copy(), budget_ms)
+        except Exception as exc:  # noqa: BLE001
+            return checks.check(False, name, f"On this run's sweep your rule raised {type(exc).__name__}: {exc}")
+    picked, problem = _as_choice(choice, keys)
+    if problem:
+        return checks.check(False, name, problem, f"Copy the ({', '.join(keys)}) values of a row as numbers, "
+                            "without quotes.")
+    choice = tuple(picked)
     match = np.ones(len(table), dtype=bool)
     for k, v in zip(keys, choice):
         match &= np.isclose(table[k].to_numpy(dtype=float), float(v))
@@ -393,8 +478,7 @@ def check_budget_choice(choice, table, budget_ms: float, latency_col: str = "lat
                             f"Keep only rows with {latency_col} <= the budget.")
     best = within[accuracy_col].max()
     return checks.check(bool(np.isclose(row[accuracy_col], best)), name,
-                        f"{choice} meets the budget but another row within it is more accurate "
-                        f"({best:.3f} vs {row[accuracy_col]:.3f}).",
+                        f"{choice} meets the budget but another row within it is more accurate.",
                         f"Among the rows within the budget, take the highest {accuracy_col}.")
 
 

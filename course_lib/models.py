@@ -6,12 +6,18 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
+from . import config
+
 
 def small_cnn(input_shape: Sequence[int] = (28, 28, 1), classes: int = 10, widths: Sequence[int] = (16, 32, 64),
               separable: bool = False, name: str | None = None) -> keras.Model:
     """A plain CNN: per stage a 3x3 conv (or depthwise-separable conv) + BN + ReLU, then 2x2 max-pool;
     global average pooling and a dense classifier. The first conv is always a standard conv (a
     depthwise conv on 1-3 input channels saves almost nothing)."""
+    widths = config.check_widths("small_cnn", widths)
+    config.check_builder_shape("small_cnn", input_shape, halvings=len(widths) - 1)
+    if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 1:
+        raise ValueError(f"small_cnn: classes must be a whole number >= 1, got {classes!r}")
     inputs = keras.Input(tuple(input_shape), name="image")
     x = inputs
     for i, width in enumerate(widths):

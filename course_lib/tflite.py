@@ -319,6 +319,7 @@ def run(model_bytes: bytes, x: np.ndarray, num_threads: int = 1, batch_size: int
     if bad.any():
         raise ValueError(f"x has NaN/inf values in {int(bad.sum())} sample(s) (first: sample {int(np.flatnonzero(bad)[0])}); "
                          "an int8 model would silently turn them into ordinary codes")
+    warn_if_saturating(x, inp)
     if inp["shape"][0] != batch_size:
         interp.resize_tensor_input(inp["index"], [batch_size, *expected])
         interp.allocate_tensors()
@@ -329,7 +330,7 @@ def run(model_bytes: bytes, x: np.ndarray, num_threads: int = 1, batch_size: int
         n = len(chunk)
         if n < batch_size:  # pad the last batch
             chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch_size - n, 0)])
-        interp.set_tensor(inp["index"], quantize_input(chunk, inp))
+        interp.set_tensor(inp["index"], _quantize_input(chunk, inp))
         interp.invoke()
         y = interp.get_tensor(out["index"])
         if y.shape[0] != batch_size:
@@ -348,9 +349,46 @@ def _io_qparams(detail: dict):
                    int(info.min), int(info.max), None)
 
 
+class SaturationWarning(UserWarning):
+    """Float inputs lie far outside the range an integer input tensor can represent: they saturate."""
+
+
+def warn_if_saturating(x, detail: dict, margin: float = 0.25) -> bool:
+    """Warn (:class:`SaturationWarning`) when float inputs ``x`` for an integer input tensor reach more than
+    ``margin`` of its representable range beyond either end. That range, (q_min - Z)·S to (q_max - Z)·S,
+    is what the model was calibrated on; values beyond it are clamped to q_min or q_max, so the model sees
+    other inputs than you gave it (typically images in [0, 255] for a model calibrated on [0, 1]).
+    Returns whether it warned. Float input tensors never warn."""
+    if not np.issubdtype(detail["dtype"], np.integer):
+        return False
+    scale, zero = detail["quantization"]
+    info = np.iinfo(detail["dtype"])
+    lo, hi = (info.min - zero) * scale, (info.max - zero) * scale
+    values = np.asarray(x, np.float64)
+    if values.size == 0 or not np.isfinite(values).all() or not scale:
+        return False
+    width = hi - lo
+    x_min, x_max = float(values.min()), float(values.max())
+    if x_min >= lo - margin * width and x_max <= hi + margin * width:
+        return False
+    clipped = float(np.mean((values < lo) | (values > hi)))
+    warnings.warn(f"input '{detail.get('name', 'input')}' has values in [{x_min:.4g}, {x_max:.4g}], but this "
+                  f"{np.dtype(detail['dtype']).name} input (scale {scale:.4g}, zero point {zero}) represents only "
+                  f"[{lo:.4g}, {hi:.4g}], the range it was calibrated on: {clipped:.1%} of the values saturate to "
+                  f"{info.min} or {info.max}. Scale the inputs as in calibration (e.g. images / 255).",
+                  SaturationWarning, stacklevel=3)
+    return True
+
+
 def quantize_input(x: np.ndarray, detail: dict) -> np.ndarray:
     """Float -> the input tensor's dtype, using its (scale, zero point) if it is an integer tensor
-    (:func:`course_lib.quantize.quantize`: round half away from zero, clamp to the dtype's range)."""
+    (:func:`course_lib.quantize.quantize`: round half away from zero, clamp to the dtype's range).
+    Inputs far outside the range the tensor represents give a :class:`SaturationWarning`."""
+    warn_if_saturating(x, detail)
+    return _quantize_input(x, detail)
+
+
+def _quantize_input(x: np.ndarray, detail: dict) -> np.ndarray:
     from .quantize import quantize
 
     if np.issubdtype(detail["dtype"], np.integer):

@@ -178,9 +178,15 @@ def _():
 
 @mistake("04", "Exercise 4: packed signs only, forgot the float32 alpha per filter")
 def _():
-    return checks.check_int("bytes of the binary layer", 128 * 9 * 8, 9_728,
-                            hint="Each of the 128 filters: ceil(576/64) words of 8 bytes, plus 4 bytes for its alpha.")
+    words = -(-(3 * 3 * 36) // 64)
+    return checks.check_binary_layer_bytes(128 * words * 8, 3 * 3 * 36 * 128 * 4 / (128 * words * 8),
+                                           kernel_size=3, c_in=36, c_out=128)
 
+
+@mistake("04", "Exercise 4: word count rounded to the nearest integer (5.06 -> 5) instead of rounded up")
+def _():
+    wrong = 128 * (round(3 * 3 * 36 / 64) * 8 + 4)
+    return checks.check_binary_layer_bytes(wrong, 3 * 3 * 36 * 128 * 4 / wrong, kernel_size=3, c_in=36, c_out=128)
 
 
 # ---- 05 ---------------------------------------------------------------------------------------------------
@@ -213,6 +219,7 @@ def _schedule_cases():
     cases = [((t, 0.0, 0.9, 100, 1100), prune.polynomial_sparsity(t, 0.0, 0.9, 100, 1100))
              for t in (0, 100, 350, 600, 1000, 1100, 2000)]
     cases.append(((50, 0.2, 0.5, 0, 100, 1), prune.polynomial_sparsity(50, 0.2, 0.5, 0, 100, power=1)))
+    cases += [((t, 0.3, 0.8, 100, 600, 3), prune.polynomial_sparsity(t, 0.3, 0.8, 100, 600)) for t in (50, 100, 350, 700)]
     return cases
 
 
@@ -226,6 +233,23 @@ def _():
         progress = (step - begin_step) / (end_step - begin_step)
         return final + (initial - final) * (1.0 - progress) ** power
     return checks.check_function("my_schedule", schedule, _schedule_cases(), hint=_schedule_hint)
+
+
+@mistake("05", "Exercise 2: returns 0 before begin_step (the initial sparsity is not always 0)")
+def _():
+    def schedule(step, initial, final, begin_step, end_step, power=3):
+        if step < begin_step:
+            return 0.0
+        progress = min((step - begin_step) / (end_step - begin_step), 1.0)
+        return final + (initial - final) * (1.0 - progress) ** power
+    return checks.check_function("my_schedule", schedule, _schedule_cases(), hint=_schedule_hint)
+
+
+@mistake("05", "Exercise 1: one threshold per output channel (an array) instead of one for the tensor")
+def _():
+    w = _w_ex()
+    per_channel = np.sort(np.abs(w).reshape(-1, 32), axis=0)[int(round(0.7 * 144)) - 1]
+    return checks.check_threshold(per_channel, w, 0.7)
 
 
 @mistake("05", "Exercise 2: (progress) ** power instead of (1 - progress) ** power")
@@ -301,10 +325,18 @@ def _quantize_cases():
         qp = Q.qparams_from_range(lo, hi)
         cases.append(((x, float(qp.scale), int(qp.zero_point)), Q.quantize(x, qp)))
     cases.append(((np.array([0.5, -0.5, 1.5, 2.5]), 1.0, 0), np.array([1, -1, 2, 3], np.int8)))
+    cases.append(((np.array([0.25, -0.25, 0.75, -1.25]), 0.5, -3), np.array([-2, -4, -1, -6], np.int8)))
     return cases
 
 
 _quantize_hint = "divide by the scale, round, add the zero point, then clip to [-128, 127]"
+
+
+@mistake("07", "Exercise 2: zero point added before rounding (only shows on ties with a nonzero zero point)")
+def _():
+    Q = _q()
+    return checks.check_function("my_quantize", lambda x, s, z: np.clip(Q.round_half_away(np.asarray(x) / s + z), -128, 127)
+                                 .astype(np.int8), _quantize_cases(), dtype=np.int8, hint=_quantize_hint)
 
 
 @mistake("07", "Exercise 2: no clipping (values outside the range wrap around in int8)")

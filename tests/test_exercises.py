@@ -96,13 +96,33 @@ def test_01_ex4_timer(capsys):
     def no_warmup(fn, inputs, warmup, repeats):
         return _good_timer(fn, inputs, 0, warmup + repeats)
 
+    def sorted_index(offset, clock=None):  # a median taken by hand, one element off
+        def timer(fn, inputs, warmup, repeats):
+            read = clock or time.perf_counter
+            for i in range(warmup):
+                fn(inputs[i % len(inputs)])
+            times = []
+            for i in range(repeats):
+                start = read()
+                fn(inputs[i % len(inputs)])
+                times.append((read() - start) * 1000)
+            return sorted(times)[len(times) // 2 + offset]
+        return timer
+
     verdicts(lambda t: checks.check_timer("timer", t), _good_timer,
              min_no_warmup, min_timed, mean, no_warmup,
              lambda fn, inputs, w, r: _good_timer(fn, inputs, w, r) / 1000,   # seconds
              lambda fn, inputs, w, r: _good_timer(fn, inputs[:1], w, r),       # one input only
-             lambda fn, inputs, w, r: str(_good_timer(fn, inputs, w, r)))     # a string
+             lambda fn, inputs, w, r: str(_good_timer(fn, inputs, w, r)),     # a string
+             sorted_index(-1), sorted_index(+1),                               # the issue's median one element low
+             sorted_index(0, clock=time.process_time),                         # CPU time, not wall time
+             sorted_index(0, clock=time.thread_time),
+             lambda fn, inputs, w, r: max(_good_timer(fn, inputs, w, r) for _ in range(1)) + 10)   # off by 10 ms
+    assert passes(checks.check_timer("timer", sorted_index(0)))   # the median by hand, right index
     out = capsys.readouterr().out
     assert "fastest timed call (min)" in out and "mean" in out and "warm-up calls were timed" in out
+    assert "just below the median" in out and "process_time" in out
+    assert "median is 1" not in out and "median is 2" not in out   # the answer is not printed (nor a wrong one)
 
 
 # ----------------------------------------------------------------------------------------------- 02
@@ -193,12 +213,65 @@ def _block(x, expansion, filters, stride, relu_after_project=False, shortcut=Tru
     return y
 
 
+def _residual_if_stride1(x, t, f, s):   # the issue's example: a residual whenever stride is 1
+    y = _block(x, t, f, s, shortcut=False)
+    if s == 1:
+        if x.shape[-1] != f:
+            x = keras.layers.Conv2D(f, 1, use_bias=False)(x)
+        y = keras.layers.Add()([x, y])
+    return y
+
+
+def _residual_if_same_channels(x, t, f, s):   # the stride forgotten in the shortcut's condition
+    y = _block(x, t, f, s, shortcut=False)
+    if x.shape[-1] == f:
+        x = keras.layers.MaxPooling2D(s, padding="same")(x) if s != 1 else x
+        y = keras.layers.Add()([x, y])
+    return y
+
+
+def _always_expand(x, t, f, s):   # the expansion layer kept for t = 1
+    return _block(x, t, f, s) if t != 1 else _block_expand_t1(x, f, s)
+
+
+def _block_expand_t1(x, f, s):
+    c = x.shape[-1]
+    y = keras.layers.Conv2D(c, 1, use_bias=False)(x)
+    y = keras.layers.BatchNormalization()(y)
+    y = keras.layers.ReLU(6.0)(y)
+    y = keras.layers.DepthwiseConv2D(3, strides=s, padding="same", use_bias=False)(y)
+    y = keras.layers.BatchNormalization()(y)
+    y = keras.layers.ReLU(6.0)(y)
+    y = keras.layers.Conv2D(f, 1, use_bias=False)(y)
+    y = keras.layers.BatchNormalization()(y)
+    return keras.layers.Add()([x, y]) if s == 1 and c == f else y
+
+
 def test_03_ex2_block():
     verdicts(checks.check_block, _block,
              lambda x, t, f, s: _block(x, t, f, s, relu_after_project=True),   # not a linear bottleneck
              lambda x, t, f, s: _block(x, t, f, s, shortcut=False),            # no residual
              lambda x, t, f, s: _block(x, t, f, s, relu_max=None),             # ReLU, not ReLU6
-             lambda x, t, f, s: x)                                             # the body left out
+             lambda x, t, f, s: x,                                             # the body left out
+             _residual_if_stride1, _residual_if_same_channels, _always_expand,
+             lambda x, t, f, s: _block(x, 6, f, s),                            # t fixed at 6
+             lambda x, t, f, s: _block(x, t, f, 1))                            # the stride ignored
+
+
+def test_03_ex2_block_cases_tell_the_shortcut_rules_apart():
+    cases = checks.BLOCK_CASES
+    assert any(s == 1 and shape[-1] != f for shape, t, f, s in cases)    # stride 1, channels change
+    assert any(s != 1 and shape[-1] == f for shape, t, f, s in cases)    # stride 2, equal channels
+    assert {t for _, t, _, _ in cases} >= {1, 6} and len({t for _, t, _, _ in cases}) >= 3
+
+
+def _pick(rows):
+    best = rows.sort_values(["accuracy", "latency ms"], ascending=[False, True]).iloc[0]
+    return float(best["alpha"]), int(best["resolution"])
+
+
+def _row(best):
+    return best["alpha"], best["resolution"]
 
 
 def test_03_ex3_budget_choice():
@@ -206,6 +279,32 @@ def test_03_ex3_budget_choice():
                           "latency ms": [0.1, 0.2, 0.5], "accuracy": [0.6, 0.7, 0.8]})
     check = lambda c: mobilenet.check_budget_choice(c, table, 0.3)  # noqa: E731
     verdicts(check, (0.5, 32), (1.0, 32), (0.35, 32), ("a", 32), ("0.5", "32"), (0.5,), None, ...)
+
+
+def test_03_ex3_budget_rule_on_a_two_row_sweep():
+    # fast mode: two rows, the budget their median. Almost every rule picks the right row of *this* table, so
+    # the checker tries the rule on its own tables first.
+    table = pd.DataFrame({"alpha": [0.35, 1.0], "resolution": [32, 32], "MACs": [1e6, 4e6],
+                          "latency ms": [0.1, 0.5], "accuracy": [0.6, 0.8]})
+    budget = float(np.median(table["latency ms"]))
+    check = lambda rule: mobilenet.check_budget_choice(rule, table, budget)  # noqa: E731
+    wrongs = [lambda t, b: _pick(t[t["latency ms"] < b]),                              # < instead of <=
+              lambda t, b: _row(t.sort_values("latency ms").iloc[0]),                  # the fastest row
+              lambda t, b: _row(t[t["latency ms"] <= b].sort_values("latency ms").iloc[-1]),   # slowest within
+              lambda t, b: _pick(t),                                                   # the budget ignored
+              lambda t, b: _row(t[t["latency ms"] <= b].iloc[-1]),                     # the last row within
+              lambda t, b: _row(t[t["latency ms"] <= b].iloc[0]),                      # the first row within
+              lambda t, b: _row(t[t["latency ms"] <= b].sort_values("alpha").iloc[-1]),   # the widest within
+              lambda t, b: _row(t.loc[(t["accuracy"] / t["latency ms"]).idxmax()]),    # accuracy per ms
+              lambda t, b: (0.35, 32),                                                 # a constant
+              lambda t, b: str(_pick(t[t["latency ms"] <= b])),                        # a string
+              lambda t, b: t["latency ms"].nope]                                       # raises
+    assert all(not passes(check(wrong)) for wrong in wrongs)
+    assert passes(check(lambda t, b: _pick(t[t["latency ms"] <= b])))
+    assert passes(check(lambda t, b: _row(t[t["latency ms"] <= b].nlargest(1, "accuracy").iloc[0])))  # ties: either
+    # the same wrong rules pick the right row of the two-row table itself: only the test tables tell them apart
+    assert sum(mobilenet.check_budget_choice(w(table, budget), table, budget).passed
+               for w in wrongs[:8]) >= 5
 
 
 # ----------------------------------------------------------------------------------------------- 04
@@ -260,30 +359,53 @@ def test_04_ex3_xnor(capsys):
 
 
 def test_04_ex4_binary_layer_bytes(capsys):
-    check = lambda v: checks.check_binary_layer_bytes(v[0], v[1], kernel_size=3, c_in=48, c_out=128)  # noqa: E731
-    words = -(-(3 * 3 * 48) // 64)
+    # 3x3x36 = 324 signs = 5.06 words: rounding (or flooring) the word count gives 5, the ceiling 6. (With the old
+    # 48 channels, 432 = 6.75 words, rounding gave the ceiling and passed.)
+    n = 3 * 3 * 36
+    check = lambda v: checks.check_binary_layer_bytes(v[0], v[1], kernel_size=3, c_in=36, c_out=128)  # noqa: E731
+    words = -(-n // 64)
     right = 128 * (words * 8 + 4)
-    verdicts(check, (right, 3 * 3 * 48 * 128 * 4 / right),
-             (128 * (3 * 3 * 48 // 8 + 4), 3 * 3 * 48 * 128 * 4 / (128 * (3 * 3 * 48 // 8 + 4))),   # no word padding
-             (128 * words * 8, 3 * 3 * 48 * 128 * 4 / (128 * words * 8)),                            # no alphas
-             (right, right / (3 * 3 * 48 * 128 * 4)))                                                # ratio inverted
+    ratio = lambda b: n * 128 * 4 / b  # noqa: E731
+    wrong_bytes = [int(128 * (n / 8 + 4)),         # no word padding
+                   128 * words * 8,                # no alphas
+                   128 * (round(n / 64) * 8 + 4),  # words rounded, not rounded up (the issue's class)
+                   128 * ((n // 64) * 8 + 4),      # words floored
+                   128 * words * 8 + 4,            # one alpha per layer
+                   128 * (words * 8 + 4) + 128 * 4,   # a bias too
+                   128 * (words + 4)]              # a word is 8 bytes, not 1
+    verdicts(check, (right, ratio(right)), *[(b, ratio(b)) for b in wrong_bytes],
+             (right, right / (n * 128 * 4)),       # ratio inverted
+             (right, ratio(right) * 32 / 32 + 1))  # ratio off
+    assert passes(check((right, round(ratio(right), 2))))   # a ratio rounded to two decimals passes
     out = capsys.readouterr().out
-    assert "not padded to whole 64-bit words" in out and "upside down" in out
+    assert "not padded to whole 64-bit words" in out and "upside down" in out and "round up (ceil)" in out
 
 
 # ----------------------------------------------------------------------------------------------- 05
-def test_05_ex1_threshold():
+def test_05_ex1_threshold(capsys):
     w = np.random.default_rng(5).normal(0.0, 0.1, size=(3, 3, 16, 32)).astype(np.float32)
     k = int(round(0.7 * w.size))
-    check = lambda t: checks.check_close("threshold", t, prune.magnitude_threshold(w, 0.7), rtol=1e-6)  # noqa: E731
+    check = lambda t: checks.check_threshold(t, w, 0.7)  # noqa: E731
     mags = np.sort(np.abs(w).ravel())
-    verdicts(check, float(mags[k - 1]), float(mags[k]), float(np.sort(w.ravel())[k - 1]), float(np.quantile(w, 0.7)))
+    per_channel = np.sort(np.abs(w).reshape(-1, 32), axis=0)[int(round(0.7 * 144)) - 1]
+    verdicts(check, float(mags[k - 1]), float(mags[k]), float(np.sort(w.ravel())[k - 1]), float(np.quantile(w, 0.7)),
+             str(float(mags[k - 1])),         # a string (the issue's traceback)
+             per_channel,                     # one threshold per output channel (the issue's traceback)
+             [float(mags[k - 1])],            # a list of one number
+             float(mags[int(round(0.3 * w.size)) - 1]),   # the 30% kept, not the 70% pruned
+             -float(mags[k - 1]), None, True)
+    assert passes(check(np.float32(mags[k - 1])))   # a NumPy float32 scalar is fine
+    out = capsys.readouterr().out
+    assert "One threshold for the whole tensor" in out and "remove the quotes" in out
+
+
 
 
 def test_05_ex2_schedule():
     cases = [((t, 0.0, 0.9, 100, 1100), prune.polynomial_sparsity(t, 0.0, 0.9, 100, 1100))
              for t in (0, 100, 350, 600, 1000, 1100, 2000)]
     cases.append(((50, 0.2, 0.5, 0, 100, 1), prune.polynomial_sparsity(50, 0.2, 0.5, 0, 100, power=1)))
+    cases += SCHEDULE_CASES_NONZERO_INITIAL
 
     def right(step, initial, final, begin_step, end_step, power=3):
         progress = min(max((step - begin_step) / (end_step - begin_step), 0.0), 1.0)
@@ -296,7 +418,32 @@ def test_05_ex2_schedule():
     def linear(step, initial, final, begin_step, end_step, power=3):
         return right(step, initial, final, begin_step, end_step, 1)
 
-    verdicts(lambda f: checks.check_function("my_schedule", f, cases), right, unclipped, linear)
+    def zero_before_begin(step, initial, final, begin_step, end_step, power=3):   # the issue's example
+        return 0.0 if step < begin_step else right(step, initial, final, begin_step, end_step, power)
+
+    def no_initial(step, initial, final, begin_step, end_step, power=3):   # s_f * (1 - (1 - p)^3): s_i forgotten
+        return right(step, 0.0, final, begin_step, end_step, power)
+
+    def begin_ignored(step, initial, final, begin_step, end_step, power=3):   # progress = t / end
+        return right(step, initial, final, 0, end_step, power)
+
+    def power_ignored(step, initial, final, begin_step, end_step, power=3):
+        return right(step, initial, final, begin_step, end_step, 3)
+
+    def initial_after_end(step, initial, final, begin_step, end_step, power=3):
+        return initial if step > end_step else right(step, initial, final, begin_step, end_step, power)
+
+    def strict_begin(step, initial, final, begin_step, end_step, power=3):   # sparsity 0 at begin_step itself
+        return 0.0 if step <= begin_step else right(step, initial, final, begin_step, end_step, power)
+
+    verdicts(lambda f: checks.check_function("my_schedule", f, cases), right, unclipped, linear, zero_before_begin,
+             no_initial, begin_ignored, power_ignored, initial_after_end, strict_begin)
+    # the old cases alone (initial 0 before begin) could not tell zero_before_begin from the right answer
+    assert passes(checks.check_function("my_schedule", zero_before_begin, cases[:8]))
+
+
+SCHEDULE_CASES_NONZERO_INITIAL = [((t, 0.3, 0.8, 100, 600, 3), prune.polynomial_sparsity(t, 0.3, 0.8, 100, 600))
+                                  for t in (50, 100, 350, 700)]
 
 
 @pytest.fixture(scope="module")
@@ -327,22 +474,48 @@ def test_05_ex4_pruned_macs(pruned05):
 
 
 # ----------------------------------------------------------------------------------------------- 06
-def test_06_ex1_opposite_filter(capsys):
-    kernel = pvanet.rescaled_filters(np.random.default_rng(1).normal(size=(3, 3, 3, 32)).astype("float32"))
-    rows = kernel.reshape(-1, 32).T
+def _opposite(kernel, score):
+    rows = kernel.reshape(-1, kernel.shape[-1]).T.astype(np.float64)
+    values = score(rows)
+    values[0] = np.inf
+    return int(np.argmin(values))
+
+
+def _cosine(rows):
     unit = rows / np.linalg.norm(rows, axis=1, keepdims=True)
-    cos = unit @ unit[0]
-    cos[0] = np.inf
-    right = int(np.argmin(cos))
-    dots = rows @ rows[0]
-    dots[0] = np.inf
-    cos_max = unit @ unit[0]
-    cos_max[0] = -np.inf
-    assert int(np.argmin(dots)) != right   # the kernel separates the two on purpose
+    return unit @ unit[0]
+
+
+def _pearson(rows):
+    return np.corrcoef(rows)[0]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_06_ex1_opposite_filter(capsys, seed):
+    raw = np.random.default_rng(seed).normal(size=(3, 3, 3, 32)).astype("float32")
+    kernel = checks.opposite_filter_kernel(pvanet.rescaled_filters(raw, index=0, seed=0))
+    right = _opposite(kernel, _cosine)
+    dots = _opposite(kernel, lambda r: r @ r[0])
+    pearson = _opposite(kernel, _pearson)
+    most_similar = _opposite(kernel, lambda r: -_cosine(r))
+    columns = _opposite(kernel.reshape(-1, 32), lambda r: _cosine(r.reshape(-1, 27).T))   # filters as columns
+    assert len({right, dots, pearson}) == 3   # the kernel separates cosine, dot product and Pearson on purpose
     verdicts(lambda j: checks.check_opposite_filter(j, kernel), right,
-             int(np.argmin(dots)), int(np.argmax(cos_max)), right + 1, float(right) + 0.5, str(right))
+             dots, most_similar, pearson, right + 1, float(right) + 0.5, str(right), 32, -1)
     out = capsys.readouterr().out
     assert "dot product" in out and "factor" not in out   # an index is not a count
+    assert "correlation* (Pearson)" in out
+    del columns
+
+
+def test_06_ex1_every_matching_slip_is_named(capsys):
+    """Two slips that give the same index both get their hint (a dict keyed by index kept only one)."""
+    rows = np.array([[1.0, 0.0, 0.0], [-0.2, 0.1, 0.0], [-5.0, 5.0, 0.0], [0.9, 0.1, 0.0], [0.0, 0.0, 1.0]])
+    kernel = rows.T.reshape(1, 1, 3, 5)
+    right = _opposite(kernel, _cosine)
+    checks.check_opposite_filter(right + 1, kernel)
+    out = capsys.readouterr().out
+    assert "count from 0" in out and ";" in out.split("Hint:")[1]
 
 
 def test_06_ex2_crelu():
@@ -378,11 +551,20 @@ def test_07_ex1_qparams(capsys):
             return scale, cast(rounding(-128 - rmin / scale))
         return my_qparams
 
+    def half_away(v):
+        return math.copysign(math.floor(abs(v) + 0.5), v)
+
     verdicts(checks.check_qparams_function, make(np.round),
              make(math.ceil), make(math.floor), make(lambda v: v),        # int() truncates
              make(np.round, cast=float),                                  # zero point as a float
              lambda rmin, rmax: ((rmax - rmin) / 256, int(np.round(-128 - rmin / ((rmax - rmin) / 256)))),
-             lambda rmin, rmax: (rmax - rmin) / 255)                      # no zero point
+             lambda rmin, rmax: (rmax - rmin) / 255,                      # no zero point
+             lambda rmin, rmax: ((rmax - rmin) / 255, int(np.round(-128 + rmin / ((rmax - rmin) / 255)))),   # sign
+             lambda rmin, rmax: (max(abs(rmin), abs(rmax)) / 127, 0),     # symmetric
+             lambda rmin, rmax: ((rmax - rmin) / 255, int(np.round(-rmin / ((rmax - rmin) / 255)))))   # uint8 zero point
+    # a correct answer with another tie rule: half away from zero gives Z = -1 on [-1, 1], as the LiteRT converter
+    assert passes(checks.check_qparams_function(make(half_away)))
+    assert passes(checks.check_qparams_function(make(lambda v: math.floor(v + 0.5))))   # half up: Z = 0
     out = capsys.readouterr().out
     assert "that is ceil" in out and "that is floor" in out and "truncation" in out
 
@@ -394,12 +576,25 @@ def test_07_ex2_quantize():
         qp = Q.qparams_from_range(lo, hi)
         cases.append(((x, float(qp.scale), int(qp.zero_point)), Q.quantize(x, qp)))
     cases.append(((np.array([0.5, -0.5, 1.5, 2.5]), 1.0, 0), np.array([1, -1, 2, 3], np.int8)))
+    cases += QUANTIZE_TIE_CASES_NONZERO_ZERO_POINT
     check = lambda f: checks.check_function("my_quantize", f, cases, dtype=np.int8)  # noqa: E731
     verdicts(check, lambda x, s, z: np.clip(Q.round_half_away(np.asarray(x) / s) + z, -128, 127).astype(np.int8),
              lambda x, s, z: np.clip(Q.round_half_away(np.asarray(x) / s) + z, -128, 127),        # float codes
              lambda x, s, z: np.clip(np.round(np.asarray(x) / s) + z, -128, 127).astype(np.int8),  # ties to even
              lambda x, s, z: (Q.round_half_away(np.asarray(x) / s) + z).astype(np.int8),          # no clip: wraps
-             lambda x, s, z: np.clip(Q.round_half_away(np.asarray(x) / s), -128, 127).astype(np.int8))  # no zero point
+             lambda x, s, z: np.clip(Q.round_half_away(np.asarray(x) / s), -128, 127).astype(np.int8),  # no zero point
+             # the zero point added before rounding: the same on the zero-point-0 ties, wrong with z = -3
+             lambda x, s, z: np.clip(Q.round_half_away(np.asarray(x) / s + z), -128, 127).astype(np.int8),
+             lambda x, s, z: np.clip(np.floor(np.asarray(x) / s + 0.5) + z, -128, 127).astype(np.int8),   # half up
+             lambda x, s, z: np.clip(Q.round_half_away(np.asarray(x) / s) - z, -128, 127).astype(np.int8))  # minus z
+    # the issue's hole: with only zero point 0 among the ties, rounding after adding z passed
+    late = lambda x, s, z: np.clip(Q.round_half_away(np.asarray(x) / s + z), -128, 127).astype(np.int8)  # noqa: E731
+    assert passes(checks.check_function("my_quantize", late, cases[:4], dtype=np.int8))
+
+
+# exact ties (x / s = ±0.5, 1.5, -2.5) with zero point -3: round half away gives 1, -1, 2, -3, then + z
+QUANTIZE_TIE_CASES_NONZERO_ZERO_POINT = [((np.array([0.25, -0.25, 0.75, -1.25]), 0.5, -3),
+                                          np.array([-2, -4, -1, -6], np.int8))]
 
 
 def test_07_ex3_requantize():
@@ -429,7 +624,33 @@ def test_08_ex1_integer_only():
     verdicts(check, _sine_model(keras.layers.ReLU(6.0, name="relu6")),
              _sine_model(keras.layers.Lambda(lambda t: keras.ops.sin(t), name="sine")),   # still float
              _sine_model(keras.layers.Identity(name="identity")),                          # no activation
+             _sine_model(keras.layers.Activation("linear", name="linear")),
+             _sine_model(keras.layers.Rescaling(0.5, offset=1.0, name="affine")),           # affine, 8 channels
+             _sine_model(keras.layers.Dense(8, name="mix")),                                # a linear layer
              keras.layers.ReLU(), None)
+
+
+@pytest.mark.parametrize("channels", [4, 8, 16])
+def test_08_ex1_linearity_probe_any_width(channels, capsys):
+    """The issue's hole: a 4-channel probe raised on 8-channel layers and was skipped."""
+    def model(activation):
+        inputs = keras.Input((12, 12, 3))
+        x = activation(keras.layers.Conv2D(channels, 3, name="conv")(inputs))
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        return keras.Model(inputs, keras.layers.Dense(4, name="logits")(x))
+
+    assert checks._is_affine(model(keras.layers.Identity(name="identity")))
+    assert checks._is_affine(model(keras.layers.Rescaling(2.0, offset=-1.0, name="scale")))
+    assert not checks._is_affine(model(keras.layers.ReLU(name="relu")))
+    assert not checks._is_affine(model(keras.layers.Activation("hard_sigmoid", name="hs")))   # not linear
+    assert "a function" not in capsys.readouterr().out
+
+
+def test_08_ex1_hard_sigmoid_is_not_called_linear(capsys):
+    waves = np.random.default_rng(0).uniform(0, 1, (32, 12, 12, 3)).astype(np.float32)
+    checks.check_integer_only_model(_sine_model(keras.layers.Activation("hard_sigmoid", name="hs")), waves)
+    out = capsys.readouterr().out
+    assert "linear" not in out   # passes, or fails for its float operators, but is never called linear
 
 
 @pytest.fixture(scope="module")
