@@ -374,40 +374,52 @@ def _():
 
 
 # ---- 09 ---------------------------------------------------------------------------------------------------
+def _ex():
+    from course_lib import exercises
+    return exercises
+
+
 def _pose():
     from course_lib import pose
     return pose
 
 
-def _decoder(swap=False, centre=0.5, towards_higher=True):
+def _decoder(swap=False, centre=0.5, towards_higher=True, border="newell"):
     def decode_one(m):
         h, w = m.shape
         r, c = np.unravel_index(np.argmax(m), m.shape)
         val = lambda rr, cc: m[rr, cc] if 0 <= rr < h and 0 <= cc < w else -np.inf  # noqa: E731
         sign = 1 if towards_higher else -1
-        x = (c + sign * 0.25 * np.sign(val(r, c + 1) - val(r, c - 1)) + centre) * 4
-        y = (r + sign * 0.25 * np.sign(val(r + 1, c) - val(r - 1, c)) + centre) * 4
+        dx, dy = 0.25 * np.sign(val(r, c + 1) - val(r, c - 1)), 0.25 * np.sign(val(r + 1, c) - val(r - 1, c))
+        if border == "newell" and not (0 < r < h - 1 and 0 < c < w - 1):
+            dx = dy = 0.0
+        x, y = (c + sign * dx + centre) * 4, (r + sign * dy + centre) * 4
         return (y, x) if swap else (x, y)
     return decode_one
 
 
 @mistake("09", "Exercise 1: returned (row, column), i.e. (y, x)")
 def _():
-    return _pose().check_decode_one(_decoder(swap=True))
+    return _ex().check_decode_one(_decoder(swap=True))
 
 
 @mistake("09", "Exercise 1: forgot the +0.5 (cell corner instead of cell centre)")
 def _():
-    return _pose().check_decode_one(_decoder(centre=0.0))
+    return _ex().check_decode_one(_decoder(centre=0.0))
 
 
 @mistake("09", "Exercise 1: shifted towards the lower neighbour")
 def _():
-    return _pose().check_decode_one(_decoder(towards_higher=False))
+    return _ex().check_decode_one(_decoder(towards_higher=False))
+
+
+@mistake("09", "Exercise 1: shifted on the border too (a neighbour off the map counted as -inf)")
+def _():
+    return _ex().check_decode_one(_decoder(border="inf"))
 
 
 def _pck_parts():
-    pred, true = _pose().pck_exercise_data()
+    pred, true = _ex().pck_exercise_data()
     vis = true[..., 2] > 0
     dist = np.linalg.norm(pred - true[..., :2], axis=-1)
     extent = true[..., :2].max(1) - true[..., :2].min(1)
@@ -417,28 +429,59 @@ def _pck_parts():
 @mistake("09", "Exercise 2: counted the hidden joint too")
 def _():
     vis, dist, extent = _pck_parts()
-    return _pose().check_pck_answer(float((dist <= 0.2 * extent.max(-1)[:, None]).mean()))
+    return _ex().check_pck_answer(float((dist <= 0.2 * extent.max(-1)[:, None]).mean()))
 
 
 @mistake("09", "Exercise 2: normalised by the box height instead of its longer side")
 def _():
     vis, dist, extent = _pck_parts()
-    return _pose().check_pck_answer(float(((dist <= 0.2 * extent[:, 1][:, None]) & vis).sum() / vis.sum()))
+    return _ex().check_pck_answer(float(((dist <= 0.2 * extent[:, 1][:, None]) & vis).sum() / vis.sum()))
 
 
-@mistake("09", "Exercise 3: the 3x3 convolution counted without its 9 kernel positions")
+@mistake("09", "Exercise 2: normalised by the box diagonal")
 def _():
-    return checks.check_int("residual module MACs", 16 * 16 * (64 * 32 + 32 * 32 + 32 * 64),
-                            _pose().block_macs("residual", 16, 64),
+    vis, dist, extent = _pck_parts()
+    diag = np.linalg.norm(extent, axis=-1)
+    return _ex().check_pck_answer(float(((dist <= 0.2 * diag[:, None]) & vis).sum() / vis.sum()))
+
+
+@mistake("09", "Exercise 3: the residual module at F = 64 (the old width) instead of F = 32")
+def _():
+    return checks.check_int("residual module MACs (F = 32)", 16 * 16 * (64 * 32 + 9 * 32 * 32 + 32 * 64),
+                            _pose().block_macs("residual", 16, 32),
                             hint="Three convolutions: 1x1 from F to F/2, 3x3 on F/2 channels (9 weights per pair), "
                                  "1x1 back to F.")
 
 
 @mistake("09", "Exercise 3: the depthwise 3x3 counted as a full 3x3 convolution")
 def _():
-    return checks.check_int("MobileNetV2 block MACs", 16 * 16 * (32 * 128 + 9 * 128 * 128 + 128 * 32),
+    return checks.check_int("MobileNetV2 block MACs (C = 32, t = 4)", 16 * 16 * (32 * 128 + 9 * 128 * 128 + 128 * 32),
                             _pose().block_macs("inverted", 16, 32, expansion=4),
                             hint="Expand 1x1 from C to tC, depthwise 3x3 (9 MACs per channel), project 1x1 from tC to C.")
+
+
+@mistake("09", "Exercise 4: the rule without the PCK@0.1 limit")
+def _():
+    def keep_step(goal, before, after, noise):
+        d02 = 100 * (after["val PCK@0.2"] - before["val PCK@0.2"])
+        if goal == "accuracy":
+            return d02 > noise and after["MACs"] <= 1.15 * before["MACs"]
+        return 1 - after["MACs"] / before["MACs"] >= 0.10 and d02 >= -max(1.0, noise)
+    return _ex().check_keep_step(keep_step)
+
+
+@mistake("09", "Exercise 5: alpha put on the teacher instead of the ground truth")
+def _():
+    def my_fpd_loss(student, teacher_stacks, target, alpha):
+        return float((1 - alpha) * np.mean((student - target) ** 2) + alpha * np.mean((student - teacher_stacks[-1]) ** 2))
+    return _ex().check_fpd_loss(my_fpd_loss)
+
+
+@mistake("09", "Exercise 5: the teacher's first stack instead of its last")
+def _():
+    def my_fpd_loss(student, teacher_stacks, target, alpha):
+        return float(alpha * np.mean((student - target) ** 2) + (1 - alpha) * np.mean((student - teacher_stacks[0]) ** 2))
+    return _ex().check_fpd_loss(my_fpd_loss)
 
 
 def run(chapter: str | None = None) -> list[tuple[str, str, str, bool]]:
