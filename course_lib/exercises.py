@@ -172,6 +172,15 @@ def check_pck_answer(answer, alpha: float = 0.2, name: str | None = None) -> che
 
 
 
+def _not_a_function(fn, name: str, signature: str) -> checks.CheckResult | None:
+    """The failed check when ``fn`` is missing, not callable or a stale definition; else None."""
+    if (res := checks._missing(name, fn)) is not None:
+        return res
+    if not callable(fn):
+        return checks._report(False, name, f"Expected a function {name}({signature}), got {checks.describe(fn)}.")
+    return checks._stale(name, fn)
+
+
 HINTS = hints.HINTS_09   # the hint ladders (course_lib.hints); a failed check prints rung 1
 
 
@@ -293,12 +302,7 @@ def check_fpd_loss(fn: Callable, name: str = "my_fpd_loss") -> checks.CheckResul
     sums, MAE, RMSE, the mixed-target MSE, FPD's halved MSE, one term missing, and a per-joint or
     per-image array.
     """
-    if (res := checks._missing(name, fn)) is not None:
-        return res
-    if not callable(fn):
-        return checks._report(False, name, f"Expected a function {name}(student, teacher_stacks, "
-                              f"target, alpha), got {checks.describe(fn)}.")
-    if (res := checks._stale(name, fn)) is not None:
+    if (res := _not_a_function(fn, name, "student, teacher_stacks, target, alpha")) is not None:
         return res
     cases = _fpd_cases()
     for i, case in enumerate(cases, 1):
@@ -353,12 +357,7 @@ def check_keep_step(fn: Callable, name: str = "keep_step") -> checks.CheckResult
     rise in MACs, each accuracy limit (>=) and the noise widening it, PCK@0.1 alone failing, and the
     accuracy step's strict ``>`` gain and its 15 % cost allowance. A failure names the case, not the
     answer it expected."""
-    if (res := checks._missing(name, fn)) is not None:
-        return res
-    if not callable(fn):
-        return checks._report(False, name, f"Expected a function {name}(goal, before, after, noise), "
-                              f"got {checks.describe(fn)}.")
-    if (res := checks._stale(name, fn)) is not None:
+    if (res := _not_a_function(fn, name, "goal, before, after, noise")) is not None:
         return res
     cases = keep_step_cases()
     for label, case in cases:
