@@ -216,7 +216,7 @@ def train_student(student: keras.Model, teacher, x: np.ndarray, poses: np.ndarra
     stack learns MSE to :func:`mixed_targets`, which has the gradients of :func:`fpd_loss`; the
     printed loss is therefore FPD's loss minus ``alpha (1 - alpha) MSE(target, teacher)`` per stack.
     Optimiser, learning-rate schedule, batch size and shuffling are those of ``pose.train``: the
-    same ``epochs`` is the same number of steps. Returns the History.
+    same ``epochs`` is the same number of steps. Returns ``{"loss": [mean loss of each epoch]}``.
     """
     alpha = _check_alpha(alpha)
     x = np.asarray(x, np.float32)

@@ -117,26 +117,29 @@ def convert(model, mode: str = "float32", representative_data: np.ndarray | Iter
                 "cannot choose the activations' scales and zero points.")
         samples = _calibration_samples(representative_data, tuple(model.inputs[0].shape[1:]), num_calibration,
                                        model.name)
-    converter = _converter_for(model)
-    if mode in ("dynamic", "float16", "int8"):
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if mode == "float16":
-        converter.target_spec.supported_types = [tf.float16]
-    if mode == "int8":
-        def gen():
-            for sample in samples:
-                yield [sample[None]]
+    def run(converter):
+        if mode in ("dynamic", "float16", "int8"):
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if mode == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        if mode == "int8":
+            converter.representative_dataset = lambda: ([sample[None]] for sample in samples)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
+        # The converter prints its SavedModel signature (stdout), C++ progress lines (stderr) and, for
+        # int8, a warning about input statistics that does not apply to Keras models.
+        with contextlib.redirect_stdout(io.StringIO()), quiet_native_stderr(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+            return bytes(converter.convert())
 
-        converter.representative_dataset = gen
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
-    # The converter prints its SavedModel signature (stdout), C++ progress lines (stderr) and, for
-    # int8, a warning about input statistics that does not apply to Keras models.
-    with contextlib.redirect_stdout(io.StringIO()), quiet_native_stderr(), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+    try:
+        flatbuffer = run(_converter_for(model))
+    except Exception:
+        # The fast path's log has lost the Keras layer names: convert through a SavedModel, whose log
+        # names them, so the error can say which layer to fix (and if that works, use its result).
         try:
-            flatbuffer = bytes(converter.convert())
+            flatbuffer = run(_converter_for(model, saved_model=True))
         except Exception as exc:
             raise _conversion_error(model.name, mode, str(exc)) from exc
     if mode == "int8" and not allow_float_fallback:
@@ -200,7 +203,8 @@ def _calibration_samples(data, expected: tuple, limit: int, model_name: str) -> 
     return samples
 
 
-#: One SavedModel export per live Keras model (and per state of its weights), reused by every mode.
+#: One traced-and-frozen graph (or SavedModel export) per live Keras model and state of its weights,
+#: reused by every mode.
 _EXPORTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
@@ -211,29 +215,50 @@ def _weights_fingerprint(model) -> str:
     return digest.hexdigest()
 
 
-def _converter_for(model):
-    """A converter for ``model``. The Keras model is exported to a SavedModel once (the slow part of
-    ``from_keras_model``) and the export is reused while the weights are unchanged, so converting one
-    model in four modes exports it once. Falls back to ``from_keras_model`` if exporting fails."""
+def _frozen_graph(model):
+    """The model's inference pass (``training=False``, any batch size) traced once, with every weight
+    folded in as a constant: the graph the converter turns into operators."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    specs = [tf.TensorSpec((None,) + tuple(t.shape[1:]), t.dtype, name=t.name.split(":")[0]) for t in model.inputs]
+    call = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0], training=False))
+    with contextlib.redirect_stdout(io.StringIO()), quiet_native_stderr():
+        return convert_variables_to_constants_v2(call.get_concrete_function(*specs))
+
+
+def _saved_model(model):
+    folder = tempfile.TemporaryDirectory(prefix="course_tflite_")
+    with contextlib.redirect_stdout(io.StringIO()), quiet_native_stderr():
+        model.export(folder.name, format="tf_saved_model", verbose=False)
+    return folder
+
+
+def _converter_for(model, saved_model: bool = False):
+    """A converter for ``model``, prepared once while its weights are unchanged (converting one model
+    in four modes prepares it once).
+
+    By default the inference pass is traced and frozen (a few seconds). ``saved_model=True`` exports a
+    SavedModel first, about four times slower, and the flatbuffer then carries the ``serving_default``
+    signature with Keras' tensor names (the web demo's files are made this way). Either way, if the
+    preparation fails, ``from_keras_model`` gets its chance."""
     import tensorflow as tf
 
-    fingerprint = _weights_fingerprint(model)
+    fingerprint = (_weights_fingerprint(model), saved_model)
     try:
         cached = _EXPORTS.get(model)
     except TypeError:  # not weak-referenceable
         cached = None
     if cached is None or cached[0] != fingerprint:
-        folder = tempfile.TemporaryDirectory(prefix="course_tflite_")
         try:
-            with contextlib.redirect_stdout(io.StringIO()), quiet_native_stderr():
-                model.export(folder.name, format="tf_saved_model", verbose=False)
+            cached = (fingerprint, _saved_model(model) if saved_model else _frozen_graph(model))
         except Exception:  # e.g. a model without a fixed input signature: let the converter try
-            folder.cleanup()
             return tf.lite.TFLiteConverter.from_keras_model(model)
-        cached = (fingerprint, folder)
         with contextlib.suppress(TypeError):
             _EXPORTS[model] = cached
-    return tf.lite.TFLiteConverter.from_saved_model(cached[1].name)
+    if saved_model:
+        return tf.lite.TFLiteConverter.from_saved_model(cached[1].name)
+    return tf.lite.TFLiteConverter.from_concrete_functions([cached[1]])
 
 
 def _conversion_error(model_name: str, mode: str, log: str) -> ConversionError:
