@@ -59,12 +59,18 @@ progress: install
 
 # make test: unit tests + nbval (lax) over every notebook, in fast mode, with a throw-away results folder
 # so your own ledger is never touched, and strict checks so a broken exercise solution fails the run.
+# Two workers (pytest-xdist, TEST_WORKERS=0 for one process): much of a notebook's time is single-threaded
+# (graph tracing, conversion, Python), so a second one overlaps it. --dist loadscope keeps each notebook's
+# cells (and each test file) on one worker, in order. The datasets are generated first, once, not by two
+# workers at the same time.
+TEST_WORKERS ?= 2
 test: install
+	@$(PY) -c "from course_lib import data; [data.ensure_generated(name) for name in data.available()]"
 	@results=$$(mktemp -d); \
 	COURSE_FAST=1 COURSE_STRICT_CHECKS=1 COURSE_RESULTS_DIR=$$results MPLBACKEND=Agg \
 	  $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \
-	  --sanitize-with tests/nbval_sanitize.cfg -q -p no:cacheprovider; status=$$?; \
-	rm -rf $$results; exit $$status
+	  --sanitize-with tests/nbval_sanitize.cfg -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadscope; \
+	status=$$?; rm -rf $$results; exit $$status
 
 unit: install
 	COURSE_FAST=1 $(PY) -m pytest tests -q -m "not slow"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import math
+import os
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -189,7 +190,7 @@ def record(notebook: str, model: str, technique: str, *, params: int | None = No
         table = table[~same]
     new = _typed(pd.DataFrame([row], columns=COLUMNS))
     table = new if table.empty else pd.concat([table, new], ignore_index=True)
-    tmp = path().with_suffix(".csv.tmp")
+    tmp = path().with_name(f".{path().name}.{os.getpid()}.tmp")   # one per process: two kernels may record at once
     table.to_csv(tmp, index=False)
     tmp.replace(path())
     return pd.Series(row)

@@ -89,6 +89,25 @@ def test_notebooks_are_committed_executed_in_full_mode_without_errors():
         assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), f"{path.name} needs a title"
 
 
+def test_committed_figures_were_saved():
+    """A cell that shows a figure keeps it as a PNG. (A run with MPLBACKEND=Agg saves none: execute notebooks
+    with the inline backend, as tests/time_notebooks.py and make execute do.)"""
+    import nbformat
+
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        showing = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "plt.show()" in c.source]
+        without = [i for i in showing if not any({"image/png", "image/jpeg"} & set(o.get("data", {}))
+                                                 for o in nb.cells[i].get("outputs", []))]
+        assert len(without) <= len(showing) // 4, f"{path.name}: cells {without} show a figure but saved none"
+
+
+def test_each_notebook_file_is_at_most_1_mb():
+    """COURSE.md's budget: each notebook file <= 1 MB (make execute re-encodes photo-like figures as JPEG)."""
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        assert path.stat().st_size <= 1_000_000, f"{path.name} is {path.stat().st_size / 1e3:.0f} kB (budget 1 MB)"
+
+
 def test_no_failed_check_in_committed_outputs():
     """A ❌ in a saved notebook means its reference solution failed (00's lenient demo excepted)."""
     import nbformat

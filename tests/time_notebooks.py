@@ -41,6 +41,10 @@ def run(path: Path, fast: bool, save_to: Path | None, results_dir: str | None) -
         os.environ.clear()
         os.environ.update(env_backup)
     if save_to is not None:
+        sys.path.insert(0, str(ROOT / "tools"))
+        from shrink_outputs import shrink  # large photo-like PNG figures -> JPEG: each notebook stays <= 1 MB
+
+        shrink(nb)
         nbformat.write(nb, save_to)
     return elapsed
 
