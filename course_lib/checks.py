@@ -210,6 +210,8 @@ def as_array(got, expected_kind: str = "f") -> tuple[np.ndarray | None, str]:
     """
     if isinstance(got, (str, bytes)):
         return None, f"Expected an array of numbers, got the string {_abridge(repr(got))}."
+    if got is None:
+        return None, "Expected an array of numbers, got None (is a `return` missing?)."
     if isinstance(got, (dict, set)) or callable(got):
         return None, f"Expected an array of numbers, got {describe(got)}."
     try:

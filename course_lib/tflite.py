@@ -240,8 +240,9 @@ def _converter_for(model, saved_model: bool = False):
 
     By default the inference pass is traced and frozen (a few seconds). ``saved_model=True`` exports a
     SavedModel first, about four times slower, and the flatbuffer then carries the ``serving_default``
-    signature with Keras' tensor names (the web demo's files are made this way). Either way, if the
-    preparation fails, ``from_keras_model`` gets its chance."""
+    signature with Keras' tensor names; its conversion log names the Keras layer of a failing op, which
+    :func:`convert` uses for its error message. Either way, if the preparation fails,
+    ``from_keras_model`` gets its chance."""
     import tensorflow as tf
 
     fingerprint = (_weights_fingerprint(model), saved_model)

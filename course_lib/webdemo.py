@@ -56,19 +56,13 @@ def convert_for_web(model: keras.Model, mode: str, representative_data=None, num
 
     The int8 conversion is :func:`course_lib.tflite.convert`'s, with one difference: the input and output
     stay float32 (QUANTIZE / DEQUANTIZE inside the model), because LiteRT.js refuses int8 I/O tensors.
-    Every other operator must compute in int8 (checked as in ``tflite.convert``). Both files are made
-    through a SavedModel, so they carry the ``serving_default`` signature the page's runtime was tested with.
+    Every other operator must compute in int8 (checked as in ``tflite.convert``). LiteRT.js runs the
+    model's one subgraph; it needs no signature (tested with files made both ways).
     """
     import tensorflow as tf
 
     if mode == "float32":
-        tflite._check_finite_weights(model)
-        converter = tflite._converter_for(model, saved_model=True)
-        with contextlib.redirect_stdout(io.StringIO()), quiet_native_stderr():
-            try:
-                return fix_batch_size(bytes(converter.convert()))
-            except Exception as exc:
-                raise tflite._conversion_error(model.name, "float32", str(exc)) from exc
+        return fix_batch_size(tflite.convert(model, "float32"))
     if mode != "int8":
         raise ExportError(f"mode must be one of {MODES}, not {mode!r}")
 
@@ -81,7 +75,7 @@ def convert_for_web(model: keras.Model, mode: str, representative_data=None, num
     except tflite.ConversionError as exc:
         raise ExportError(f"representative_data: {exc}") from None
     tflite._check_finite_weights(model)
-    converter = tflite._converter_for(model, saved_model=True)
+    converter = tflite._converter_for(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: ([s[None]] for s in samples)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
