@@ -1,4 +1,5 @@
-"""Exercise checkers, one per exercise, each tagged with its notebook and exercise ("09 Ex5").
+"""Exercise checkers, one per exercise, each tagged with its notebook and exercise ("09 Ex5"): 03's budget rule
+and 09's so far; the other chapters' checkers are still in :mod:`course_lib.checks` (moving them here is open).
 
 A checker prints a verdict and returns a :class:`course_lib.checks.CheckResult` (truthy when
 passed), built with the machinery of :mod:`course_lib.checks`. It names the plausible mistakes it
@@ -7,11 +8,120 @@ recognises, without printing the solution; the tests feed each checker right and
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from . import checks, distill, hints, pose
+
+
+# ---------------------------------------------------------------------------- 03 Ex3: the budget
+def _budget_tables(table, keys: list[str], latency_col: str, accuracy_col: str):
+    """Synthetic sweep tables, each with a budget and the set of right answers, that tell selection rules
+    apart: the most accurate row overall is over the budget; a row sits exactly at the budget; the best
+    row within the budget is neither the fastest, nor the slowest within it, nor the first or the last
+    row, nor the widest; two rows tie on accuracy (either passes). Other columns of ``table`` are copied
+    with the value of its first row, so a rule may read them without a KeyError."""
+    rows = [  # (key values..., latency, accuracy); keys beyond two get the first row's value
+        ([(1.0, 48, 0.9, 0.85), (0.35, 32, 0.1, 0.60), (0.75, 40, 0.3, 0.74), (0.5, 32, 0.25, 0.72),
+          (1.4, 48, 1.5, 0.90)], 0.3, {(0.75, 40)}),
+        ([(0.5, 64, 0.95, 0.70), (1.0, 32, 0.40, 0.74), (0.75, 48, 0.70, 0.80), (0.35, 64, 0.20, 0.65),
+          (1.4, 64, 2.00, 0.95)], 1.0, {(0.75, 48)}),
+        ([(0.35, 32, 0.50, 0.61), (0.5, 40, 0.35, 0.70), (0.75, 32, 0.60, 0.70), (1.0, 48, 0.90, 0.82)],
+         0.6, {(0.5, 40), (0.75, 32)}),
+    ]
+    import pandas as pd
+
+    tables = []
+    for spec, budget, right in rows:
+        frame = pd.DataFrame({keys[0]: [r[0] for r in spec], keys[1 % len(keys)]: [r[1] for r in spec],
+                              latency_col: [r[2] for r in spec], accuracy_col: [r[3] for r in spec]})
+        for col in table.columns:
+            if col not in frame.columns:
+                frame[col] = table[col].iloc[0] if len(table) else np.nan
+        order = [c for c in table.columns] + [c for c in frame.columns if c not in table.columns]
+        tables.append((frame[order], budget, right))
+    return tables
+
+
+def _as_choice(choice, keys: list[str]):
+    """``(tuple of numbers, "")`` or ``(None, why not)``."""
+    try:
+        if isinstance(choice, (str, bytes, dict)):
+            raise TypeError
+        choice = tuple(choice)
+    except TypeError:
+        return None, f"Expected a tuple {tuple(keys)}, got {checks.describe(choice)}."
+    if len(choice) != len(keys):
+        return None, f"Expected a tuple of {len(keys)} values {tuple(keys)}, got {choice!r}."
+    bad = [v for v in choice if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating))]
+    if bad:
+        return None, f"Expected numbers {tuple(keys)}, got {choice!r} ({bad[0]!r} is not a number)."
+    return tuple(float(v) for v in choice), ""
+
+
+def check_budget_choice(choice, table, budget_ms: float, latency_col: str = "latency ms",
+                        accuracy_col: str = "accuracy", key_cols: Sequence[str] = ("alpha", "resolution"),
+                        name: str = "latency budget"):
+    """03 Ex3 checker. ``choice`` is either a rule, ``choose(table, budget_ms) -> (alpha, resolution)``, or the
+    tuple it chose. It must give the most accurate row whose latency is within the budget (``<=``).
+
+    A rule is first tried on synthetic tables that tell the usual wrong rules apart (fastest row, slowest
+    row within the budget, most accurate overall, ``<`` instead of ``<=``, first or last row), so the
+    check does not depend on how many rows this run's sweep has; then on ``table`` itself. A tuple can
+    only be checked against ``table`` (with a short sweep, several rules pick the same row). Ties in
+    accuracy: any row with the best accuracy within the budget passes.
+    """
+    keys = list(key_cols)
+    if choice is None or choice is Ellipsis:
+        return checks.check(False, name, f"You have not filled this in yet (it is {checks.describe(choice)}).",
+                            "Write the rule, then set choice = choose_within_budget(sweep, budget_ms).")
+    if callable(choice):
+        if (res := checks._stale(name, choice)) is not None:
+            return res
+        for i, (frame, budget, right) in enumerate(_budget_tables(table, keys, latency_col, accuracy_col), 1):
+            try:
+                got = choice(frame.copy(), budget)
+            except Exception as exc:  # noqa: BLE001 - the learner's error, as a message
+                return checks.check(False, name, f"On test table {i} (budget {budget} ms) your rule raised "
+                                    f"{type(exc).__name__}: {exc}")
+            picked, problem = _as_choice(got, keys)
+            if problem:
+                return checks.check(False, name, f"On test table {i} your rule returned something else: {problem}",
+                                    f"Return the ({', '.join(keys)}) values of the chosen row as numbers.")
+            if picked not in right:
+                row = frame[np.isclose(frame[keys[0]], picked[0]) & np.isclose(frame[keys[1]], picked[1])]
+                why = ("which is not a row of the table" if row.empty else
+                       "which is over the budget" if float(row[latency_col].iloc[0]) > budget else
+                       "but another row within the budget is more accurate")
+                return checks.check(False, name, f"On a test table (budget {budget} ms) your rule picked {picked}, "
+                                    f"{why}.\n{frame[keys + [latency_col, accuracy_col]].to_string(index=False)}",
+                                    f"Keep the rows with {latency_col} <= budget (a row exactly at the budget "
+                                    f"is within it), then take the one with the highest {accuracy_col}.")
+        try:
+            choice = choice(table.copy(), budget_ms)
+        except Exception as exc:  # noqa: BLE001
+            return checks.check(False, name, f"On this run's sweep your rule raised {type(exc).__name__}: {exc}")
+    picked, problem = _as_choice(choice, keys)
+    if problem:
+        return checks.check(False, name, problem, f"Copy the ({', '.join(keys)}) values of a row as numbers, "
+                            "without quotes.")
+    choice = tuple(picked)
+    match = np.ones(len(table), dtype=bool)
+    for k, v in zip(keys, choice):
+        match &= np.isclose(table[k].to_numpy(dtype=float), float(v))
+    if not match.any():
+        return checks.check(False, name, f"{choice} is not a row of the table.",
+                            f"Pick one of the measured ({', '.join(keys)}) pairs.")
+    row = table[match].iloc[0]
+    within = table[table[latency_col] <= budget_ms]
+    if row[latency_col] > budget_ms:
+        return checks.check(False, name, f"{choice} takes {row[latency_col]:.3f} ms, over the {budget_ms:.3f} ms budget.",
+                            f"Keep only rows with {latency_col} <= the budget.")
+    best = within[accuracy_col].max()
+    return checks.check(bool(np.isclose(row[accuracy_col], best)), name,
+                        f"{choice} meets the budget but another row within it is more accurate.",
+                        f"Among the rows within the budget, take the highest {accuracy_col}.")
 
 
 # ---------------------------------------------------------------------------------- 09 · capstone

@@ -30,7 +30,7 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 # checker prints ❌ (nbgrader's default stub raises NotImplementedError and stops at the first exercise).
 # grading/nbgrader_config.py sets the same stub for nbgrader's command line (a test keeps the two equal).
 CODE_STUB = "pass  # YOUR CODE HERE"
-CHECKER_CALL = re.compile(r"\bcheck\w*\(")  # checks.check_int(...), mobilenet.check_budget_choice(...)
+CHECKER_CALL = re.compile(r"\bcheck\w*\(")  # checks.check_int(...), exercises.check_budget_choice(...)
 HEADING = re.compile(r"Exercise (\d+)\b\s*(?:\(([^)]*)\)|[·:]\s*([^\n*]+)|[.*]+\s*([^\n]*))?")
 # A cell tagged so shows the learner's own state (00's progress view): practice copies clear its stored output.
 LEARNER_STATE_TAG = "learner-state"

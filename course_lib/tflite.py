@@ -26,13 +26,14 @@ import tempfile
 import weakref
 import warnings
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import keras
 import numpy as np
 import pandas as pd
 
+from . import quantize as _q
 from .config import quiet_native_stderr
 
 try:  # LiteRT is the supported runtime; tf.lite.Interpreter is deprecated.
@@ -367,11 +368,9 @@ def run(model_bytes: bytes, x: np.ndarray, num_threads: int = 1, batch_size: int
 
 def _io_qparams(detail: dict):
     """The (scale, zero point) of an integer input/output tensor as :class:`course_lib.quantize.QParams`."""
-    from .quantize import QParams
-
     scale, zero = detail["quantization"]
     info = np.iinfo(detail["dtype"])
-    return QParams(np.asarray(scale, np.float32), np.asarray(zero, np.int64), 8 * np.dtype(detail["dtype"]).itemsize,
+    return _q.QParams(np.asarray(scale, np.float32), np.asarray(zero, np.int64), 8 * np.dtype(detail["dtype"]).itemsize,
                    int(info.min), int(info.max), None)
 
 
@@ -415,19 +414,15 @@ def quantize_input(x: np.ndarray, detail: dict) -> np.ndarray:
 
 
 def _quantize_input(x: np.ndarray, detail: dict) -> np.ndarray:
-    from .quantize import quantize
-
     if np.issubdtype(detail["dtype"], np.integer):
-        return quantize(x, _io_qparams(detail))
+        return _q.quantize(x, _io_qparams(detail))
     return np.asarray(x).astype(detail["dtype"])
 
 
 def dequantize_output(y: np.ndarray, detail: dict) -> np.ndarray:
     """Integer output tensor -> float, using its (scale, zero point); float outputs pass through."""
-    from .quantize import dequantize
-
     if np.issubdtype(detail["dtype"], np.integer):
-        return dequantize(y, _io_qparams(detail))
+        return _q.dequantize(y, _io_qparams(detail))
     return np.asarray(y).astype(np.float32)
 
 
@@ -747,3 +742,129 @@ def macs(model_bytes: bytes) -> int:
         total += sum(_op_macs(names[op.opcodeIndex], op, subgraph.tensors)
                      for op in subgraph.operators)
     return int(total)
+
+
+# --------------------------------------------------------------------------------------------------
+# Inside an int8 model: every operator's quantized data and output, for a numpy replay (notebook 07).
+# The arithmetic lives in course_lib.quantize; running the interpreter lives here.
+# --------------------------------------------------------------------------------------------------
+def reference_interpreter(model_bytes: bytes):
+    """A LiteRT interpreter with the built-in reference/optimized kernels (no XNNPACK delegate) that
+    keeps every intermediate tensor readable (``experimental_preserve_all_tensors``). For inspection
+    and debugging only: it is slower and uses more memory than :func:`make_interpreter`."""
+    if not isinstance(model_bytes, (bytes, bytearray)):
+        raise TypeError(f"model_bytes must be flatbuffer bytes, not {type(model_bytes).__name__}")
+    if len(model_bytes) < 8 or bytes(model_bytes[4:8]) != b"TFL3":
+        raise ValueError(f"model_bytes ({len(model_bytes)} bytes) is not a LiteRT flatbuffer (no 'TFL3' "
+                         "identifier): pass the bytes returned by tflite.convert()")
+    if RUNTIME == "ai_edge_litert":
+        from ai_edge_litert.interpreter import OpResolverType
+    else:  # pragma: no cover
+        import tensorflow as tf
+
+        OpResolverType = tf.lite.experimental.OpResolverType
+    with warnings.catch_warnings(), quiet_native_stderr():
+        warnings.simplefilter("ignore")  # "preserve_all_tensors is intended for debugging"
+        interp = _Interpreter(model_content=bytes(model_bytes), experimental_preserve_all_tensors=True,
+                              experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        interp.allocate_tensors()
+    return interp
+
+
+def read_int8_graph(model_bytes: bytes) -> list[dict]:
+    """The operators of an int8 flatbuffer in execution order, with what numpy needs to replay them.
+
+    Each entry: ``op`` (e.g. "CONV_2D"), ``name`` (of its output tensor), ``input``/``output`` (tensor
+    indices), ``input_qp``/``output_qp`` (:class:`course_lib.quantize.QParams`), and for CONV_2D / FULLY_CONNECTED the int8
+    ``weights`` in Keras layout ((kh, kw, C_in, C_out) or (C_in, C_out)), their per-channel
+    ``weight_qp`` (axis = last), and the int32 ``bias`` (or None). Strides, padding and the fused
+    activation are not listed here: take them from the Keras model you converted.
+
+    Operators that only compute shapes (the int32 SHAPE / STRIDED_SLICE / PACK that a Flatten or
+    Reshape with a dynamic batch adds) carry no quantized data and are left out; an operator's
+    ``input`` is its first quantized input (the data, not a shape tensor).
+    """
+    interp = reference_interpreter(model_bytes)
+    details = {d["index"]: d for d in interp.get_tensor_details()}
+
+    def quantized(i: int) -> bool:
+        return len(details[i].get("quantization_parameters", {}).get("scales", [])) > 0
+
+    graph = []
+    for op in interp._get_ops_details():  # noqa: SLF001 (the interpreter's public op listing)
+        ins = [int(i) for i in op["inputs"] if i >= 0]
+        out = int(op["outputs"][0])
+        if not quantized(out):
+            if np.dtype(details[out]["dtype"]).kind == "f":
+                raise ValueError(f"operator {op['op_name']} ('{details[out]['name']}') computes in float: this is "
+                                 "not a fully int8 model (convert with mode='int8' without float fallback)")
+            continue  # shape arithmetic (int32), no activations
+        data = next((i for i in ins if quantized(i)), ins[0])
+        entry = {"op": op["op_name"], "name": details[out]["name"], "input": data, "output": out,
+                 "input_qp": _q.tensor_qparams(details[data]), "output_qp": _q.tensor_qparams(details[out])}
+        if op["op_name"] in ("CONV_2D", "FULLY_CONNECTED"):
+            w = interp.get_tensor(ins[1])
+            wqp = _q.tensor_qparams(details[ins[1]])
+            if op["op_name"] == "CONV_2D":  # LiteRT (C_out, kh, kw, C_in) -> Keras (kh, kw, C_in, C_out)
+                w = w.transpose(1, 2, 3, 0)
+            else:                           # (C_out, C_in) -> (C_in, C_out)
+                w = w.T
+            entry["weights"] = np.ascontiguousarray(w)
+            entry["weight_qp"] = _q.QParams(wqp.scale, wqp.zero_point, wqp.bits, wqp.qmin + 1, wqp.qmax,
+                                         None if wqp.axis is None else w.ndim - 1)
+            entry["bias"] = interp.get_tensor(ins[2]) if len(ins) > 2 else None
+        graph.append(entry)
+    return graph
+
+
+def reference_activations(model_bytes: bytes, x_q: np.ndarray) -> dict[int, np.ndarray]:
+    """Run the reference interpreter sample by sample on int8 inputs ``x_q`` (N, ...) and return every
+    operator's output, ``{tensor index: array (N, ...)}``."""
+    interp = reference_interpreter(model_bytes)
+    inp = interp.get_input_details()[0]
+    outputs = [int(op["outputs"][0]) for op in interp._get_ops_details()]  # noqa: SLF001
+    if x_q.dtype != inp["dtype"]:
+        raise TypeError(f"the model's input is {np.dtype(inp['dtype'])}, got {x_q.dtype}; quantize it first")
+    collected: dict[int, list] = {i: [] for i in outputs}
+    for sample in x_q:
+        interp.set_tensor(inp["index"], sample[None])
+        interp.invoke()
+        for i in outputs:
+            collected[i].append(interp.get_tensor(i)[0].copy())
+    return {i: np.stack(v) for i, v in collected.items()}
+
+
+def with_outputs(model_bytes: bytes, tensors: Sequence[int]) -> bytes:
+    """A copy of a flatbuffer whose main subgraph also outputs the given tensors (by index).
+
+    A delegate such as XNNPACK computes a whole partition at once and keeps its intermediate results
+    to itself; declaring them as model outputs makes it hand them back, so you can compare them layer
+    by layer. Uses TensorFlow's own flatbuffer reader/writer (``tensorflow.lite.tools.flatbuffer_utils``).
+    """
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(model_bytes))
+    graph = model.subgraphs[0]
+    n = len(graph.tensors)
+    bad = [int(t) for t in tensors if not 0 <= int(t) < n]
+    if bad:
+        raise ValueError(f"tensor index(es) {bad} not in the model (it has {n} tensors)")
+    outputs = [int(o) for o in graph.outputs]
+    graph.outputs = np.array(outputs + [int(t) for t in tensors if int(t) not in outputs], dtype=np.int32)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def delegate_activations(model_bytes: bytes, x_q: np.ndarray, tensors: Sequence[int]) -> dict[int, np.ndarray]:
+    """Run the model with the XNNPACK delegate (as deployed) sample by sample on int8 inputs ``x_q`` and return the
+    given intermediate tensors, ``{tensor index: array (N, ...)}`` (see :func:`with_outputs`)."""
+    interp = make_interpreter(with_outputs(model_bytes, tensors), num_threads=1, xnnpack=True)
+    inp = interp.get_input_details()[0]
+    if x_q.dtype != inp["dtype"]:
+        raise TypeError(f"the model's input is {np.dtype(inp['dtype'])}, got {x_q.dtype}; quantize it first")
+    collected: dict[int, list] = {int(t): [] for t in tensors}
+    for sample in x_q:
+        interp.set_tensor(inp["index"], sample[None])
+        interp.invoke()
+        for t in collected:
+            collected[t].append(interp.get_tensor(t)[0].copy())
+    return {t: np.stack(v) for t, v in collected.items()}

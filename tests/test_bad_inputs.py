@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_lib import (bench, binarize, checks, data, ledger, mobilenet, models, profile, prune, pvanet, tflite)
+from course_lib import (bench, binarize, checks, data, exercises, ledger, mobilenet, models, profile, prune, pvanet,
+                        tflite)
 from course_lib import quantize as Q
 
 COURSE_LIB = str(Path(checks.__file__).parent)
@@ -257,10 +258,10 @@ case("quantize", "int_conv2d float input", lambda e: Q.int_conv2d(np.ones((1, 4,
 case("quantize", "int_dense mismatch", lambda e: Q.int_dense(np.ones((1, 3), np.int8), 0, np.ones((4, 2), np.int8)), ValueError, r"input has 3 features")
 case("quantize", "int_max_pool2d odd size", lambda e: Q.int_max_pool2d(np.ones((1, 3, 3, 1), np.int8)), ValueError, r"divisible by 2")
 case("quantize", "tensor_qparams of a float tensor", lambda e: Q.tensor_qparams({"name": "t", "dtype": np.float32, "quantization_parameters": {"scales": []}}), ValueError, r"tensor 't' is not quantized")
-case("quantize", "reference_interpreter('x')", lambda e: Q.reference_interpreter("x"), TypeError, r"model_bytes must be flatbuffer bytes")
-case("quantize", "reference_interpreter(garbage)", lambda e: Q.reference_interpreter(b"garbage bytes"), ValueError, r"not a LiteRT flatbuffer")
-case("quantize", "read_int8_graph of a float model", lambda e: Q.read_int8_graph(e.fb), ValueError, r"computes in float")
-case("quantize", "reference_activations float input", lambda e: Q.reference_activations(e.fb8, e.x[:1]), TypeError, r"quantize it first")
+case("tflite", "reference_interpreter('x')", lambda e: tflite.reference_interpreter("x"), TypeError, r"model_bytes must be flatbuffer bytes")
+case("tflite", "reference_interpreter(garbage)", lambda e: tflite.reference_interpreter(b"garbage bytes"), ValueError, r"not a LiteRT flatbuffer")
+case("tflite", "read_int8_graph of a float model", lambda e: tflite.read_int8_graph(e.fb), ValueError, r"computes in float")
+case("tflite", "reference_activations float input", lambda e: tflite.reference_activations(e.fb8, e.x[:1]), TypeError, r"quantize it first")
 case("quantize", "FakeQuant momentum 1.5", lambda e: Q.FakeQuant(momentum=1.5), ValueError, r"momentum must be in \[0, 1\)")
 case("quantize", "calibrate_fake_quant without FakeQuant", lambda e: Q.calibrate_fake_quant(e.cnn, e.x), ValueError, r"no FakeQuant layers")
 
@@ -414,9 +415,9 @@ fails("check_function shows the input of an elementwise failure", lambda e: chec
     "g", lambda x: (np.abs(x) < 1).astype(float), [((np.array([-2.0, -1.0, 0.0]),), np.array([0.0, 1.0, 1.0]))]),
     r"index 1 \(input -1\): expected 1, got 0")
 fails("check_timer(5)", lambda e: checks.check_timer("timer", 5), r"Expected a function")
-fails("check_budget_choice(('a', 32))", lambda e: mobilenet.check_budget_choice(
+fails("check_budget_choice(('a', 32))", lambda e: exercises.check_budget_choice(
     ("a", 32), pd.DataFrame({"alpha": [0.5], "resolution": [32], "latency ms": [0.1], "accuracy": [0.5]}), 1.0), r"'a' is not a number")
-fails("check_budget_choice('0.5, 32')", lambda e: mobilenet.check_budget_choice(
+fails("check_budget_choice('0.5, 32')", lambda e: exercises.check_budget_choice(
     "0.5, 32", pd.DataFrame({"alpha": [0.5], "resolution": [32], "latency ms": [0.1], "accuracy": [0.5]}), 1.0), r"Expected a tuple")
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from keras import ops
 
-from course_lib import binarize, checks, mobilenet, models, profile, prune, pvanet, separable, tflite
+from course_lib import binarize, checks, exercises, mobilenet, models, profile, prune, pvanet, separable, tflite
 from course_lib import quantize as Q
 
 
@@ -277,7 +277,7 @@ def _row(best):
 def test_03_ex3_budget_choice():
     table = pd.DataFrame({"alpha": [0.35, 0.5, 1.0], "resolution": [32, 32, 32],
                           "latency ms": [0.1, 0.2, 0.5], "accuracy": [0.6, 0.7, 0.8]})
-    check = lambda c: mobilenet.check_budget_choice(c, table, 0.3)  # noqa: E731
+    check = lambda c: exercises.check_budget_choice(c, table, 0.3)  # noqa: E731
     verdicts(check, (0.5, 32), (1.0, 32), (0.35, 32), ("a", 32), ("0.5", "32"), (0.5,), None, ...)
 
 
@@ -287,7 +287,7 @@ def test_03_ex3_budget_rule_on_a_two_row_sweep():
     table = pd.DataFrame({"alpha": [0.35, 1.0], "resolution": [32, 32], "MACs": [1e6, 4e6],
                           "latency ms": [0.1, 0.5], "accuracy": [0.6, 0.8]})
     budget = float(np.median(table["latency ms"]))
-    check = lambda rule: mobilenet.check_budget_choice(rule, table, budget)  # noqa: E731
+    check = lambda rule: exercises.check_budget_choice(rule, table, budget)  # noqa: E731
     wrongs = [lambda t, b: _pick(t[t["latency ms"] < b]),                              # < instead of <=
               lambda t, b: _row(t.sort_values("latency ms").iloc[0]),                  # the fastest row
               lambda t, b: _row(t[t["latency ms"] <= b].sort_values("latency ms").iloc[-1]),   # slowest within
@@ -303,7 +303,7 @@ def test_03_ex3_budget_rule_on_a_two_row_sweep():
     assert passes(check(lambda t, b: _pick(t[t["latency ms"] <= b])))
     assert passes(check(lambda t, b: _row(t[t["latency ms"] <= b].nlargest(1, "accuracy").iloc[0])))  # ties: either
     # the same wrong rules pick the right row of the two-row table itself: only the test tables tell them apart
-    assert sum(mobilenet.check_budget_choice(w(table, budget), table, budget).passed
+    assert sum(exercises.check_budget_choice(w(table, budget), table, budget).passed
                for w in wrongs[:8]) >= 5
 
 

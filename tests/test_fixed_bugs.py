@@ -42,7 +42,7 @@ def test_read_int8_graph_with_flatten():
     model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
                               keras.layers.Flatten(), keras.layers.Dense(3)])
     fb = tflite.convert(model, "int8", representative_data=np.random.default_rng(0).uniform(0, 1, (16, 8, 8, 1)))
-    graph = Q.read_int8_graph(fb)
+    graph = tflite.read_int8_graph(fb)
     assert [g["op"] for g in graph] == ["CONV_2D", "RESHAPE", "FULLY_CONNECTED"]
     assert graph[1]["input"] == graph[0]["output"] and graph[2]["input"] == graph[1]["output"]
 

@@ -227,10 +227,10 @@ def tiny_int8():
 
 def test_numpy_int8_inference_matches_litert(tiny_int8):
     model, flat, data = tiny_int8
-    graph = Q.read_int8_graph(flat)
+    graph = tflite.read_int8_graph(flat)
     assert [g["op"] for g in graph] == ["CONV_2D", "MAX_POOL_2D", "CONV_2D", "MEAN", "FULLY_CONNECTED"]
     x_q = Q.quantize(data[:10], graph[0]["input_qp"])
-    refs = Q.reference_activations(flat, x_q)
+    refs = tflite.reference_activations(flat, x_q)
     a = x_q
     for g in graph:
         if g["op"] == "CONV_2D":
@@ -355,9 +355,9 @@ def test_batchnorm_fold_factors():
 
 def test_delegate_activations_exposes_every_layer_without_changing_the_output(tiny_int8):
     model, flat, data = tiny_int8
-    graph = Q.read_int8_graph(flat)
+    graph = tflite.read_int8_graph(flat)
     x_q = Q.quantize(data[:6], graph[0]["input_qp"])
-    acts = Q.delegate_activations(flat, x_q, [g["output"] for g in graph])
+    acts = tflite.delegate_activations(flat, x_q, [g["output"] for g in graph])
     assert set(acts) == {g["output"] for g in graph}
     assert acts[graph[0]["output"]].shape == (6, 8, 8, 4)
     interp = tflite.make_interpreter(flat)
@@ -366,10 +366,10 @@ def test_delegate_activations_exposes_every_layer_without_changing_the_output(ti
         interp.set_tensor(inp["index"], x_q[i:i + 1])
         interp.invoke()
         np.testing.assert_array_equal(interp.get_tensor(out["index"])[0], acts[graph[-1]["output"]][i])
-    refs = Q.reference_activations(flat, x_q)
+    refs = tflite.reference_activations(flat, x_q)
     for g in graph:  # the delegate implements the same int8 spec: within a few steps of the built-in kernels
         assert np.abs(acts[g["output"]].astype(int) - refs[g["output"]].astype(int)).max() <= 3, g["op"]
     with pytest.raises(ValueError, match="not in the model"):
-        Q.with_outputs(flat, [10_000])
+        tflite.with_outputs(flat, [10_000])
     with pytest.raises(TypeError, match="quantize it first"):
-        Q.delegate_activations(flat, data[:2], [graph[0]["output"]])
+        tflite.delegate_activations(flat, data[:2], [graph[0]["output"]])
