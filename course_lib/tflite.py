@@ -821,17 +821,21 @@ def reference_activations(model_bytes: bytes, x_q: np.ndarray) -> dict[int, np.n
     """Run the reference interpreter sample by sample on int8 inputs ``x_q`` (N, ...) and return every
     operator's output, ``{tensor index: array (N, ...)}``."""
     interp = reference_interpreter(model_bytes)
+    return _per_sample(interp, x_q, [int(op["outputs"][0]) for op in interp._get_ops_details()])  # noqa: SLF001
+
+
+def _per_sample(interp, x_q: np.ndarray, tensors: Sequence[int]) -> dict[int, np.ndarray]:
+    """Invoke ``interp`` on each int8 sample of ``x_q`` and stack the given tensors, ``{index: (N, ...)}``."""
     inp = interp.get_input_details()[0]
-    outputs = [int(op["outputs"][0]) for op in interp._get_ops_details()]  # noqa: SLF001
     if x_q.dtype != inp["dtype"]:
         raise TypeError(f"the model's input is {np.dtype(inp['dtype'])}, got {x_q.dtype}; quantize it first")
-    collected: dict[int, list] = {i: [] for i in outputs}
+    collected: dict[int, list] = {int(t): [] for t in tensors}
     for sample in x_q:
         interp.set_tensor(inp["index"], sample[None])
         interp.invoke()
-        for i in outputs:
-            collected[i].append(interp.get_tensor(i)[0].copy())
-    return {i: np.stack(v) for i, v in collected.items()}
+        for t in collected:
+            collected[t].append(interp.get_tensor(t)[0].copy())
+    return {t: np.stack(v) for t, v in collected.items()}
 
 
 def with_outputs(model_bytes: bytes, tensors: Sequence[int]) -> bytes:
@@ -857,14 +861,4 @@ def with_outputs(model_bytes: bytes, tensors: Sequence[int]) -> bytes:
 def delegate_activations(model_bytes: bytes, x_q: np.ndarray, tensors: Sequence[int]) -> dict[int, np.ndarray]:
     """Run the model with the XNNPACK delegate (as deployed) sample by sample on int8 inputs ``x_q`` and return the
     given intermediate tensors, ``{tensor index: array (N, ...)}`` (see :func:`with_outputs`)."""
-    interp = make_interpreter(with_outputs(model_bytes, tensors), num_threads=1, xnnpack=True)
-    inp = interp.get_input_details()[0]
-    if x_q.dtype != inp["dtype"]:
-        raise TypeError(f"the model's input is {np.dtype(inp['dtype'])}, got {x_q.dtype}; quantize it first")
-    collected: dict[int, list] = {int(t): [] for t in tensors}
-    for sample in x_q:
-        interp.set_tensor(inp["index"], sample[None])
-        interp.invoke()
-        for t in collected:
-            collected[t].append(interp.get_tensor(t)[0].copy())
-    return {t: np.stack(v) for t, v in collected.items()}
+    return _per_sample(make_interpreter(with_outputs(model_bytes, tensors), num_threads=1, xnnpack=True), x_q, tensors)

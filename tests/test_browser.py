@@ -203,17 +203,7 @@ def test_lab_in_chromium(lab):
             assert page.get_by_text("Jupyter news").count() == 0, "the Jupyter news pop-up is showing"
             assert page.locator(".Toastify__toast").count() == 0, page.locator(".Toastify__toast").all_inner_texts()
 
-            # Run All through the menu, as a learner would, then wait until no cell is queued or running.
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-            page.wait_for_function(
-                """() => {
-                    const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent);
-                    return prompts.length > 0 && prompts.every(t => !t.includes('*'))
-                        && prompts.some(t => /\\[\\d+\\]/.test(t));
-                }""",
-                timeout=180_000,
-            )
+            _run_all(page)
             tracebacks = page.locator(".jp-OutputArea-output", has_text="Traceback")
             assert tracebacks.count() == 0, tracebacks.first.inner_text()[:2000]
 
