@@ -158,10 +158,11 @@ def mixed_targets(teacher_maps, target_maps, alpha: float) -> np.ndarray:
     return (np.float32(alpha) * g + np.float32(1 - alpha) * t).astype(np.float32)
 
 
-def teacher_maps(teacher: keras.Model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
+def teacher_maps(teacher: keras.Model, x: np.ndarray, batch_size: int = 100) -> np.ndarray:
     """The teacher's final answer, its LAST stack's heat maps for images ``x``, computed once.
 
-    Only the last output is computed and kept (:func:`course_lib.pose.inference_model`), so an
+    Only the last output is kept (:func:`course_lib.pose.stack_outputs` with ``stacks=[-1]``, the
+    compiled forward pass that validation already traced for this architecture), so an
     8-stack teacher costs one stack's memory: 4000 images of 16x16x16 float32 maps take 65 MB. Call
     it once and pass the array to :func:`train_student` for every variant: the teacher then sees
     each training image exactly once, whatever the number of epochs and variants.
@@ -171,8 +172,7 @@ def teacher_maps(teacher: keras.Model, x: np.ndarray, batch_size: int = 64) -> n
     if tuple(x.shape[1:]) != expected:
         raise ValueError(f"teacher '{teacher.name}' takes images of shape {expected}, "
                          f"got {tuple(x.shape[1:])}")
-    final = pose.inference_model(teacher, -1, name=f"{teacher.name}_final")
-    maps = np.asarray(final.predict(x, batch_size=batch_size, verbose=0), np.float32)
+    maps = np.asarray(pose.stack_outputs(teacher, x, batch_size, stacks=[-1])[0], np.float32)
     return _finite_array(f"the heat maps of teacher '{teacher.name}'", maps, ndim=4)
 
 

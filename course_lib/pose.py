@@ -513,8 +513,10 @@ def stacked_hourglass(input_shape: Sequence[int] = (64, 64, 3), joints: int = 16
     return keras.Model(inputs, outputs, name=name or default)
 
 
-def stack_outputs(model: keras.Model, x: np.ndarray, batch_size: int = 64) -> list[np.ndarray]:
-    """Every stack's heat maps for images ``x`` (a list, first stack first).
+def stack_outputs(model: keras.Model, x: np.ndarray, batch_size: int = 100,
+                  stacks: Sequence[int] | None = None) -> list[np.ndarray]:
+    """Every stack's heat maps for images ``x`` (a list, first stack first), or only those of the
+    stack indices in ``stacks`` (``[-1]``: the last), so unused stacks take no memory.
 
     The last batch is padded to a full one (and the padding cut off again), so the compiled forward
     pass is traced once per architecture and batch size, not again for a smaller last batch."""
@@ -526,8 +528,13 @@ def stack_outputs(model: keras.Model, x: np.ndarray, batch_size: int = 64) -> li
     padded = np.concatenate([x, np.zeros((pad,) + x.shape[1:], np.float32)]) if pad else x
     batch = min(batch_size, len(x))
     forward = _forward(model, batch)
-    chunks = [forward(padded[i:i + batch]) for i in range(0, len(padded), batch)]
-    return [np.concatenate([np.asarray(c[k]) for c in chunks])[: len(x)] for k in range(len(chunks[0]))]
+    n_out = len(model.outputs)
+    keep = list(range(n_out)) if stacks is None else [int(k) for k in stacks]
+    if not keep or any(not -n_out <= k < n_out for k in keep):
+        raise ValueError(f"model '{model.name}' has {n_out} stack output(s); stacks={stacks} is out of range")
+    chunks = [[np.asarray(out[k]) for k in keep] for out in
+              (forward(padded[i:i + batch]) for i in range(0, len(padded), batch))]
+    return [np.concatenate([c[j] for c in chunks])[: len(x)] for j in range(len(keep))]
 
 
 def inference_model(model: keras.Model, stack: int = -1, name: str | None = None) -> keras.Model:
@@ -705,26 +712,34 @@ def _architecture(model: keras.Model) -> tuple:
                  for layer in model.layers) + (len(model.outputs),)
 
 
+def _twin(model: keras.Model) -> keras.Model:
+    """One copy of ``model`` per architecture, shared by the compiled forward pass and the training
+    step (building and cloning a Keras model costs about a second: its variables are created one by one)."""
+    key = (_architecture(model), "twin")
+    if key not in _TWINS:
+        _TWINS[key] = keras.models.clone_model(model)
+    return _TWINS[key]
+
+
 def _forward(model: keras.Model, batch_size: int):
     """A compiled inference pass (a list of every stack's maps) for ``model``'s architecture and one
     batch size, traced once per architecture and holding ``model``'s weights now (like ``_adam_trainer``'s copy)."""
     import tensorflow as tf
 
     key = (_architecture(model), "forward", batch_size)
+    twin = _twin(model)
     if key not in _TWINS:
-        twin = keras.models.clone_model(model)
         spec = tf.TensorSpec((batch_size,) + tuple(twin.inputs[0].shape[1:]), tf.float32)
-        call = tf.function(lambda x: twin(x, training=False), input_signature=[spec])
-        _TWINS[key] = (twin, call)
-    twin, call = _TWINS[key]
+        _TWINS[key] = tf.function(lambda x: twin(x, training=False), input_signature=[spec], autograph=False)
+    call = _TWINS[key]
     twin.set_weights(model.get_weights())
     return lambda x: (lambda out: list(out) if isinstance(out, (list, tuple)) else [out])(call(x))
 
 
 def _adam_trainer(model: keras.Model, batch_size: int):
-    """A cached ``(twin, step, slots)`` for ``model``'s architecture: a copy of the model, a compiled
-    training step (forward, summed MSE over the stacks, gradients, one fused Adam update per weight)
-    and Adam's two moment slots per weight.
+    """``(twin, step)`` for ``model``'s architecture: its shared copy (:func:`_twin`) holding ``model``'s
+    weights, and a compiled training step (forward, summed MSE over the stacks, gradients, one fused
+    Adam update per weight into Adam's two moment slots, which are reset here).
 
     Why not ``model.fit``: Keras traces its own training step once per model object, and for an
     hourglass that trace took about 50 s on 2 cores; this step traces in about a quarter of that, and
@@ -733,14 +748,15 @@ def _adam_trainer(model: keras.Model, batch_size: int):
     import tensorflow as tf
 
     key = (_architecture(model), "adam step", batch_size)
+    twin = _twin(model)
     if key not in _TWINS:
-        twin = keras.models.clone_model(model)
         weights = twin.trainable_variables
         slots = [tf.Variable(tf.zeros(w.shape, w.dtype), trainable=False) for w in weights for _ in "mv"]
         spec = lambda shape: tf.TensorSpec((batch_size,) + tuple(shape[1:]), tf.float32)  # noqa: E731
         scalar = tf.TensorSpec((), tf.float32)
 
-        @tf.function(input_signature=[spec(twin.inputs[0].shape), spec(twin.outputs[0].shape)] + [scalar] * 3)
+        @tf.function(input_signature=[spec(twin.inputs[0].shape), spec(twin.outputs[0].shape)] + [scalar] * 3,
+                     autograph=False)
         def step(x, y, lr, beta1_power, beta2_power):
             with tf.GradientTape() as tape:
                 outs = twin(x, training=True)
@@ -752,8 +768,8 @@ def _adam_trainer(model: keras.Model, batch_size: int):
                                              epsilon=1e-7, grad=g)
             return loss
 
-        _TWINS[key] = (twin, step, slots)
-    twin, step, slots = _TWINS[key]
+        _TWINS[key] = (step, slots)
+    step, slots = _TWINS[key]
     twin.set_weights(model.get_weights())
     for slot in slots:                       # a fresh Adam: no moments
         slot.assign(tf.zeros_like(slot))
@@ -814,7 +830,7 @@ def train(model: keras.Model, x: np.ndarray, poses: np.ndarray | None, epochs: i
 
 def predict_joints(model: keras.Model, x: np.ndarray, stack: int = -1, batch_size: int = 100) -> np.ndarray:
     """Decoded joints (N, 16, 2) in image pixels from one stack's heat maps (the last by default)."""
-    maps = stack_outputs(model, x, batch_size)[stack]
+    maps = stack_outputs(model, x, batch_size, stacks=[stack])[0]
     return decode(maps, stride=int(x.shape[1]) // int(maps.shape[1]), joints=int(maps.shape[-1]))[0]
 
 

@@ -656,7 +656,11 @@ def constants(model_bytes: bytes) -> pd.DataFrame:
     ``role`` is "weights" (a conv/dense kernel), "biases", or "other" (shape vectors, paddings,
     lookup tables...). A buffer shared by several tensors is listed once.
     """
-    model = parse(model_bytes)
+    return _constants_of(parse(model_bytes))
+
+
+def _constants_of(model) -> pd.DataFrame:
+    """:func:`constants` of a flatbuffer already parsed (parsing a file takes a fraction of a second)."""
     rows, seen = [], set()
     for subgraph in model.subgraphs:
         roles = _roles(model, subgraph)
@@ -696,7 +700,7 @@ def size_breakdown(model_bytes: bytes) -> dict[str, int]:
     - ``graph``: the rest: operators, tensor descriptions and names, metadata, alignment padding.
     """
     model = parse(model_bytes)
-    table = constants(model_bytes)
+    table = _constants_of(model)
     parts = {"weights": int(table.loc[table["role"] == "weights", "bytes"].sum()),
              "biases": int(table.loc[table["role"] == "biases", "bytes"].sum()),
              "quantization": _quantization_bytes(model),

@@ -1,9 +1,13 @@
 """Shared fixtures: unit tests never touch the repo's data/ or results/."""
 import os
+import sys
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# instructor/wrong_answers.py holds the wrong-answer factories the checker tests share with the instructor notes.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "instructor"))
 
 
 @pytest.fixture

@@ -92,35 +92,12 @@ def test_result_displays_nothing_extra():
 
 def test_check_timer_accepts_only_a_correct_timer():
     import statistics
-    import time
 
-    def good(fn, inputs, warmup, repeats):
-        for i in range(warmup):
-            fn(inputs[i % len(inputs)])
-        times = []
-        for i in range(repeats):
-            start = time.perf_counter()
-            fn(inputs[i % len(inputs)])
-            times.append((time.perf_counter() - start) * 1000)
-        return statistics.median(times)
+    from wrong_answers import timer  # the learner-timer factory, written once (instructor/wrong_answers.py)
 
-    def no_warmup(fn, inputs, warmup, repeats):
-        return good(fn, inputs, 0, warmup + repeats)
-
-    def mean(fn, inputs, warmup, repeats):
-        for i in range(warmup):
-            fn(inputs[i % len(inputs)])
-        start = time.perf_counter()
-        for i in range(repeats):
-            fn(inputs[i % len(inputs)])
-        return (time.perf_counter() - start) * 1000 / repeats
-
-    def seconds(fn, inputs, warmup, repeats):
-        return good(fn, inputs, warmup, repeats) / 1000
-
-    def same_input(fn, inputs, warmup, repeats):
-        return good(fn, inputs[:1], warmup, repeats)
-
+    good = timer(True, statistics.median)
+    same_input = lambda fn, inputs, warmup, repeats: good(fn, inputs[:1], warmup, repeats)  # noqa: E731
     assert checks.check_timer("timer", good)
-    for wrong in (no_warmup, mean, seconds, same_input, None):
+    for wrong in (timer(False, statistics.median), timer(True, statistics.mean), timer(True, statistics.median, 1.0),
+                  same_input, None):
         assert not checks.check_timer("timer", wrong), wrong

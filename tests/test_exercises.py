@@ -12,6 +12,7 @@ from keras import ops
 
 from course_lib import binarize, checks, exercises, mobilenet, models, profile, prune, pvanet, separable, tflite
 from course_lib import quantize as Q
+import wrong_answers  # noqa: E402  (instructor/, put on sys.path by conftest.py)
 
 
 @pytest.fixture(autouse=True)
@@ -55,59 +56,17 @@ def test_01_ex3_activation_bytes(table01):
     verdicts(check, 28 * 28 * 16 * 4 * 32, 28 * 28 * 16 * 32, 28 * 28 * 16 * 4, 28 * 28 * 16 * 4 * 32 + 0.4)
 
 
-def _good_timer(fn, inputs, warmup, repeats):
-    for i in range(warmup):
-        fn(inputs[i % len(inputs)])
-    times = []
-    for i in range(repeats):
-        start = time.perf_counter()
-        fn(inputs[i % len(inputs)])
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+_good_timer = wrong_answers.timer(True, statistics.median)
 
 
 def test_01_ex4_timer(capsys):
-    def min_no_warmup(fn, inputs, warmup, repeats):  # the issue's example: it used to pass
-        times = []
-        for i in range(warmup + repeats):
-            start = time.perf_counter()
-            fn(inputs[i % len(inputs)])
-            times.append((time.perf_counter() - start) * 1000)
-        return min(times)
+    min_no_warmup = wrong_answers.timer(False, min)   # the issue's example: it used to pass
+    min_timed = wrong_answers.timer(True, min)
+    mean = wrong_answers.timer(True, statistics.mean)
+    no_warmup = wrong_answers.timer(False, statistics.median)
 
-    def min_timed(fn, inputs, warmup, repeats):
-        for i in range(warmup):
-            fn(inputs[i % len(inputs)])
-        times = []
-        for i in range(repeats):
-            start = time.perf_counter()
-            fn(inputs[i % len(inputs)])
-            times.append((time.perf_counter() - start) * 1000)
-        return min(times)
-
-    def mean(fn, inputs, warmup, repeats):
-        for i in range(warmup):
-            fn(inputs[i % len(inputs)])
-        start = time.perf_counter()
-        for i in range(repeats):
-            fn(inputs[i % len(inputs)])
-        return (time.perf_counter() - start) * 1000 / repeats
-
-    def no_warmup(fn, inputs, warmup, repeats):
-        return _good_timer(fn, inputs, 0, warmup + repeats)
-
-    def sorted_index(offset, clock=None):  # a median taken by hand, one element off
-        def timer(fn, inputs, warmup, repeats):
-            read = clock or time.perf_counter
-            for i in range(warmup):
-                fn(inputs[i % len(inputs)])
-            times = []
-            for i in range(repeats):
-                start = read()
-                fn(inputs[i % len(inputs)])
-                times.append((read() - start) * 1000)
-            return sorted(times)[len(times) // 2 + offset]
-        return timer
+    def sorted_index(offset, clock=time.perf_counter):  # a median taken by hand, one element off
+        return wrong_answers.timer(True, lambda times: sorted(times)[len(times) // 2 + offset], clock=clock)
 
     verdicts(lambda t: checks.check_timer("timer", t), _good_timer,
              min_no_warmup, min_timed, mean, no_warmup,
@@ -570,13 +529,7 @@ def test_07_ex1_qparams(capsys):
 
 
 def test_07_ex2_quantize():
-    x = np.array([-3.0, -0.5, 0.0, 0.0235, 0.125, 1.0, 9.0])
-    cases = []
-    for lo, hi in ((-1.0, 1.0), (0.0, 6.0), (-0.5, 1.5)):
-        qp = Q.qparams_from_range(lo, hi)
-        cases.append(((x, float(qp.scale), int(qp.zero_point)), Q.quantize(x, qp)))
-    cases.append(((np.array([0.5, -0.5, 1.5, 2.5]), 1.0, 0), np.array([1, -1, 2, 3], np.int8)))
-    cases += QUANTIZE_TIE_CASES_NONZERO_ZERO_POINT
+    cases = wrong_answers.quantize_cases()   # the same cases as the instructor notes' mistakes
     check = lambda f: checks.check_function("my_quantize", f, cases, dtype=np.int8)  # noqa: E731
     verdicts(check, lambda x, s, z: np.clip(Q.round_half_away(np.asarray(x) / s) + z, -128, 127).astype(np.int8),
              lambda x, s, z: np.clip(Q.round_half_away(np.asarray(x) / s) + z, -128, 127),        # float codes
@@ -590,11 +543,6 @@ def test_07_ex2_quantize():
     # the issue's hole: with only zero point 0 among the ties, rounding after adding z passed
     late = lambda x, s, z: np.clip(Q.round_half_away(np.asarray(x) / s + z), -128, 127).astype(np.int8)  # noqa: E731
     assert passes(checks.check_function("my_quantize", late, cases[:4], dtype=np.int8))
-
-
-# exact ties (x / s = ±0.5, 1.5, -2.5) with zero point -3: round half away gives 1, -1, 2, -3, then + z
-QUANTIZE_TIE_CASES_NONZERO_ZERO_POINT = [((np.array([0.25, -0.25, 0.75, -1.25]), 0.5, -3),
-                                          np.array([-2, -4, -1, -6], np.int8))]
 
 
 def test_07_ex3_requantize():

@@ -492,3 +492,26 @@ def test_int8_conversion_of_the_final_model_is_integer_only_and_keeps_the_peaks(
     flat32, flatq = fp32.reshape(16, -1, 16), q.reshape(16, -1, 16)
     at_int8_peak = np.take_along_axis(flat32, flatq.argmax(1)[:, None], 1)[:, 0]
     assert np.mean(at_int8_peak >= flat32.max(1) - 3 * scale) >= 0.95
+
+
+def test_stack_outputs_match_the_model_and_follow_its_current_weights():
+    """The compiled forward pass (shared per architecture) gives each model's own maps, padding a short
+    last batch; ``stacks`` keeps only the asked stacks; an out-of-range stack is refused by name."""
+    tiny = dict(input_shape=(16, 16, 3), joints=4, stacks=2, depth=1, features=8, stem_widths=(4, 8))
+    keras.utils.set_random_seed(0)
+    a, b = pose.stacked_hourglass(**tiny, name="a"), pose.stacked_hourglass(**tiny, name="b")
+    for layer in b.layers:  # different weights, same architecture: the shared copy must not mix them up
+        if layer.name.startswith("heatmaps"):
+            layer.kernel.assign(np.random.default_rng(1).normal(0, 0.3, layer.kernel.shape))
+    x = np.random.default_rng(2).uniform(0, 1, (7, 16, 16, 3)).astype(np.float32)
+    for model in (a, b, a):
+        want = [np.asarray(o) for o in model(x, training=False)]
+        got = pose.stack_outputs(model, x, batch_size=3)
+        assert len(got) == 2 and all(g.shape == w.shape for g, w in zip(got, want))
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+        last = pose.stack_outputs(model, x, batch_size=3, stacks=[-1])
+        assert len(last) == 1
+        np.testing.assert_allclose(last[0], want[-1], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="'a' has 2 stack output"):
+        pose.stack_outputs(a, x, stacks=[2])
