@@ -55,7 +55,7 @@ LIMBS: tuple[tuple[int, int], ...] = (
 LIMB_SIDES: tuple[str, ...] = ("r", "r", "r", "l", "l", "l", "c", "c", "c", "r", "r", "r", "l", "l", "l")
 POSE_SIZE = 64          # image side in pixels
 POSE_SIZES = {"train": 4000, "test": 600}
-POSE_FAST_SIZES = {"train": 520, "test": 200}   # 09 in fast mode: 320 training (10 steps of 32) + 200 validation images
+POSE_FAST_SIZES = {"train": 800, "test": 200}   # 09 in fast mode: 600 training + 200 validation images
 
 
 CLASS_NAMES["poses"] = list(JOINTS)  # for poses the "classes" are the 16 joints
