@@ -6,8 +6,8 @@ One module per idea:
 - ``data``     the synthetic datasets (digits, shapes) and an opt-in loader for the real ones
 - ``profile``  parameters, MACs, activation memory and bytes on disk of a Keras model
 - ``bench``    honest latency measurement (warm-up, repeats, median and IQR, threads, CPU)
-- ``checks``   the checking machinery: friendly pass/fail messages, numbers, arrays, functions
-- ``exercises`` exercise checkers written for one exercise (each tagged "NN ExK"; 09's so far)
+- ``checks``   the checking machinery and the generic checkers: friendly pass/fail messages, numbers, arrays, functions
+- ``exercises`` every chapter's own exercise checkers, in notebook order (each tagged "NN ExK")
 - ``practice`` the exercises of notebooks/: practice (blank) copies, reference solutions, which cell checks what
 - ``progress`` every check recorded in your results folder; the progress view (00, ``make progress``)
 - ``hints``    the hint ladder of every exercise: ``hints.ask("03 Ex2")``

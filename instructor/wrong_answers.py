@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from course_lib import checks  # noqa: E402
+from course_lib import checks, exercises  # noqa: E402
 
 MISTAKES: list[tuple[str, str, Callable[[], object]]] = []  # (chapter, what the learner did, checker call)
 
@@ -83,17 +83,17 @@ def timer(warm: bool, reduce, scale: float = 1000.0, clock=time.perf_counter):
 
 @mistake("01", "Exercise 4: timer returns the mean (hiccups pull it up)")
 def _():
-    return checks.check_timer("your timer", timer(True, statistics.mean))
+    return exercises.check_timer("your timer", timer(True, statistics.mean))
 
 
 @mistake("01", "Exercise 4: timer times the warm-up calls too")
 def _():
-    return checks.check_timer("your timer", timer(False, statistics.median))
+    return exercises.check_timer("your timer", timer(False, statistics.median))
 
 
 @mistake("01", "Exercise 4: timer returns seconds")
 def _():
-    return checks.check_timer("your timer", timer(True, statistics.median, scale=1.0))
+    return exercises.check_timer("your timer", timer(True, statistics.median, scale=1.0))
 
 
 # ---- 02 ---------------------------------------------------------------------------------------------------
@@ -182,14 +182,14 @@ def _():
 @mistake("04", "Exercise 4: packed signs only, forgot the float32 alpha per filter")
 def _():
     words = -(-(3 * 3 * 36) // 64)
-    return checks.check_binary_layer_bytes(128 * words * 8, 3 * 3 * 36 * 128 * 4 / (128 * words * 8),
+    return exercises.check_binary_layer_bytes(128 * words * 8, 3 * 3 * 36 * 128 * 4 / (128 * words * 8),
                                            kernel_size=3, c_in=36, c_out=128)
 
 
 @mistake("04", "Exercise 4: word count rounded to the nearest integer (5.06 -> 5) instead of rounded up")
 def _():
     wrong = 128 * (round(3 * 3 * 36 / 64) * 8 + 4)
-    return checks.check_binary_layer_bytes(wrong, 3 * 3 * 36 * 128 * 4 / wrong, kernel_size=3, c_in=36, c_out=128)
+    return exercises.check_binary_layer_bytes(wrong, 3 * 3 * 36 * 128 * 4 / wrong, kernel_size=3, c_in=36, c_out=128)
 
 
 # ---- 05 ---------------------------------------------------------------------------------------------------
@@ -252,7 +252,7 @@ def _():
 def _():
     w = _w_ex()
     per_channel = np.sort(np.abs(w).reshape(-1, 32), axis=0)[int(round(0.7 * 144)) - 1]
-    return checks.check_threshold(per_channel, w, 0.7)
+    return exercises.check_threshold(per_channel, w, 0.7)
 
 
 @mistake("05", "Exercise 2: (progress) ** power instead of (1 - progress) ** power")

@@ -414,7 +414,7 @@ fails("check_function on a number", lambda e: checks.check_function("f", 42, [((
 fails("check_function shows the input of an elementwise failure", lambda e: checks.check_function(
     "g", lambda x: (np.abs(x) < 1).astype(float), [((np.array([-2.0, -1.0, 0.0]),), np.array([0.0, 1.0, 1.0]))]),
     r"index 1 \(input -1\): expected 1, got 0")
-fails("check_timer(5)", lambda e: checks.check_timer("timer", 5), r"Expected a function")
+fails("check_timer(5)", lambda e: exercises.check_timer("timer", 5), r"Expected a function")
 fails("check_budget_choice(('a', 32))", lambda e: exercises.check_budget_choice(
     ("a", 32), pd.DataFrame({"alpha": [0.5], "resolution": [32], "latency ms": [0.1], "accuracy": [0.5]}), 1.0), r"'a' is not a number")
 fails("check_budget_choice('0.5, 32')", lambda e: exercises.check_budget_choice(

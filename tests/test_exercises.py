@@ -68,7 +68,7 @@ def test_01_ex4_timer(capsys):
     def sorted_index(offset, clock=time.perf_counter):  # a median taken by hand, one element off
         return wrong_answers.timer(True, lambda times: sorted(times)[len(times) // 2 + offset], clock=clock)
 
-    verdicts(lambda t: checks.check_timer("timer", t), _good_timer,
+    verdicts(lambda t: exercises.check_timer("timer", t), _good_timer,
              min_no_warmup, min_timed, mean, no_warmup,
              lambda fn, inputs, w, r: _good_timer(fn, inputs, w, r) / 1000,   # seconds
              lambda fn, inputs, w, r: _good_timer(fn, inputs[:1], w, r),       # one input only
@@ -77,7 +77,7 @@ def test_01_ex4_timer(capsys):
              sorted_index(0, clock=time.process_time),                         # CPU time, not wall time
              sorted_index(0, clock=time.thread_time),
              lambda fn, inputs, w, r: max(_good_timer(fn, inputs, w, r) for _ in range(1)) + 10)   # off by 10 ms
-    assert passes(checks.check_timer("timer", sorted_index(0)))   # the median by hand, right index
+    assert passes(exercises.check_timer("timer", sorted_index(0)))   # the median by hand, right index
     out = capsys.readouterr().out
     assert "fastest timed call (min)" in out and "mean" in out and "warm-up calls were timed" in out
     assert "just below the median" in out and "process_time" in out
@@ -124,16 +124,16 @@ def separable_setup():
 def test_02_ex3_two_step(separable_setup):
     images, reference, depthwise, pointwise = separable_setup
     right = np.asarray(pointwise(depthwise(images)))
-    assert checks.check_two_step(depthwise, pointwise, right, reference, images)
+    assert exercises.check_two_step(depthwise, pointwise, right, reference, images)
     # the example: copy the reference's output, skipping the two layers
-    assert not checks.check_two_step(None, None, np.asarray(reference(images)), reference, images)
-    assert not checks.check_two_step(reference, pointwise, right, reference, images)   # not a DepthwiseConv2D
+    assert not exercises.check_two_step(None, None, np.asarray(reference(images)), reference, images)
+    assert not exercises.check_two_step(reference, pointwise, right, reference, images)   # not a DepthwiseConv2D
     no_bias = keras.layers.Conv2D(9, 1, use_bias=False)
     no_bias.build((*images.shape[:3], 6))
     no_bias.set_weights([reference.get_weights()[1]])
-    assert not checks.check_two_step(depthwise, no_bias, np.asarray(no_bias(depthwise(images))), reference, images)
-    assert not checks.check_two_step(depthwise, pointwise, right[::-1], reference, images)   # wrong output
-    assert not checks.check_two_step(depthwise, pointwise, None, reference, images)
+    assert not exercises.check_two_step(depthwise, no_bias, np.asarray(no_bias(depthwise(images))), reference, images)
+    assert not exercises.check_two_step(depthwise, pointwise, right[::-1], reference, images)   # wrong output
+    assert not exercises.check_two_step(depthwise, pointwise, None, reference, images)
 
 
 def test_02_ex4_speedup():
@@ -207,7 +207,7 @@ def _block_expand_t1(x, f, s):
 
 
 def test_03_ex2_block():
-    verdicts(checks.check_block, _block,
+    verdicts(exercises.check_block, _block,
              lambda x, t, f, s: _block(x, t, f, s, relu_after_project=True),   # not a linear bottleneck
              lambda x, t, f, s: _block(x, t, f, s, shortcut=False),            # no residual
              lambda x, t, f, s: _block(x, t, f, s, relu_max=None),             # ReLU, not ReLU6
@@ -218,7 +218,7 @@ def test_03_ex2_block():
 
 
 def test_03_ex2_block_cases_tell_the_shortcut_rules_apart():
-    cases = checks.BLOCK_CASES
+    cases = exercises.BLOCK_CASES
     assert any(s == 1 and shape[-1] != f for shape, t, f, s in cases)    # stride 1, channels change
     assert any(s != 1 and shape[-1] == f for shape, t, f, s in cases)    # stride 2, equal channels
     assert {t for _, t, _, _ in cases} >= {1, 6} and len({t for _, t, _, _ in cases}) >= 3
@@ -299,7 +299,7 @@ def test_04_ex2_ste(capsys):
         soft = x * ops.stop_gradient(ops.cast(ops.abs(x) <= 1.0, x.dtype))
         return soft + ops.stop_gradient(ops.sign(x) - soft)
 
-    verdicts(lambda f: checks.check_ste("my_ste_sign", f), _ste_right, identity_gradient, strict_inside, sign_zero)
+    verdicts(lambda f: exercises.check_ste("my_ste_sign", f), _ste_right, identity_gradient, strict_inside, sign_zero)
     out = capsys.readouterr().out
     assert "(input 1)" in out or "(input -1)" in out   # the failing x is shown with the expected gradient
 
@@ -308,20 +308,20 @@ def test_04_ex3_xnor(capsys):
     a, b = "10110010", "11100110"
     right = "".join("1" if p == q else "0" for p, q in zip(a, b))
     n = right.count("1")
-    assert passes(checks.check_xnor(right, n, 2 * n - 8, a, b))
-    assert not passes(checks.check_xnor(right[::-1], n, 2 * n - 8, a, b))
+    assert passes(exercises.check_xnor(right, n, 2 * n - 8, a, b))
+    assert not passes(exercises.check_xnor(right[::-1], n, 2 * n - 8, a, b))
     assert "reversed" in capsys.readouterr().out
     xor = "".join("0" if c == "1" else "1" for c in right)
-    assert not passes(checks.check_xnor(xor, 8 - n, 2 * (8 - n) - 8, a, b))
-    assert not passes(checks.check_xnor(right, n, n - 8, a, b))        # dot = agreements - n
-    assert not passes(checks.check_xnor(int(right), str(n), 2 * n - 8, a, b))
+    assert not passes(exercises.check_xnor(xor, 8 - n, 2 * (8 - n) - 8, a, b))
+    assert not passes(exercises.check_xnor(right, n, n - 8, a, b))        # dot = agreements - n
+    assert not passes(exercises.check_xnor(int(right), str(n), 2 * n - 8, a, b))
 
 
 def test_04_ex4_binary_layer_bytes(capsys):
     # 3x3x36 = 324 signs = 5.06 words: rounding (or flooring) the word count gives 5, the ceiling 6. (With the old
     # 48 channels, 432 = 6.75 words, rounding gave the ceiling and passed.)
     n = 3 * 3 * 36
-    check = lambda v: checks.check_binary_layer_bytes(v[0], v[1], kernel_size=3, c_in=36, c_out=128)  # noqa: E731
+    check = lambda v: exercises.check_binary_layer_bytes(v[0], v[1], kernel_size=3, c_in=36, c_out=128)  # noqa: E731
     words = -(-n // 64)
     right = 128 * (words * 8 + 4)
     ratio = lambda b: n * 128 * 4 / b  # noqa: E731
@@ -344,7 +344,7 @@ def test_04_ex4_binary_layer_bytes(capsys):
 def test_05_ex1_threshold(capsys):
     w = np.random.default_rng(5).normal(0.0, 0.1, size=(3, 3, 16, 32)).astype(np.float32)
     k = int(round(0.7 * w.size))
-    check = lambda t: checks.check_threshold(t, w, 0.7)  # noqa: E731
+    check = lambda t: exercises.check_threshold(t, w, 0.7)  # noqa: E731
     mags = np.sort(np.abs(w).ravel())
     per_channel = np.sort(np.abs(w).reshape(-1, 32), axis=0)[int(round(0.7 * 144)) - 1]
     verdicts(check, float(mags[k - 1]), float(mags[k]), float(np.sort(w.ravel())[k - 1]), float(np.quantile(w, 0.7)),
@@ -452,14 +452,14 @@ def _pearson(rows):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_06_ex1_opposite_filter(capsys, seed):
     raw = np.random.default_rng(seed).normal(size=(3, 3, 3, 32)).astype("float32")
-    kernel = checks.opposite_filter_kernel(pvanet.rescaled_filters(raw, index=0, seed=0))
+    kernel = exercises.opposite_filter_kernel(pvanet.rescaled_filters(raw, index=0, seed=0))
     right = _opposite(kernel, _cosine)
     dots = _opposite(kernel, lambda r: r @ r[0])
     pearson = _opposite(kernel, _pearson)
     most_similar = _opposite(kernel, lambda r: -_cosine(r))
     columns = _opposite(kernel.reshape(-1, 32), lambda r: _cosine(r.reshape(-1, 27).T))   # filters as columns
     assert len({right, dots, pearson}) == 3   # the kernel separates cosine, dot product and Pearson on purpose
-    verdicts(lambda j: checks.check_opposite_filter(j, kernel), right,
+    verdicts(lambda j: exercises.check_opposite_filter(j, kernel), right,
              dots, most_similar, pearson, right + 1, float(right) + 0.5, str(right), 32, -1)
     out = capsys.readouterr().out
     assert "dot product" in out and "factor" not in out   # an index is not a count
@@ -472,7 +472,7 @@ def test_06_ex1_every_matching_slip_is_named(capsys):
     rows = np.array([[1.0, 0.0, 0.0], [-0.2, 0.1, 0.0], [-5.0, 5.0, 0.0], [0.9, 0.1, 0.0], [0.0, 0.0, 1.0]])
     kernel = rows.T.reshape(1, 1, 3, 5)
     right = _opposite(kernel, _cosine)
-    checks.check_opposite_filter(right + 1, kernel)
+    exercises.check_opposite_filter(right + 1, kernel)
     out = capsys.readouterr().out
     assert "count from 0" in out and ";" in out.split("Hint:")[1]
 
@@ -493,7 +493,7 @@ def test_06_ex3_crelu_saving(capsys):
     plain_conv2 = 3 * 3 * 32 * 64 * 16 * 16
     crelu_conv2 = 3 * 3 * 32 * 32 * 16 * 16
     right = plain_conv2 - crelu_conv2 - 16 * 16 * 64
-    verdicts(lambda v: checks.check_crelu_saving(v, plain, crelu_model), right,
+    verdicts(lambda v: exercises.check_crelu_saving(v, plain, crelu_model), right,
              plain_conv2 - crelu_conv2,          # "MACs saved" without the scale/shift ...
              crelu_conv2,                        # ... equals the CReLU conv's MACs: both fail now
              plain_conv2 - crelu_conv2 - 16 * 16 * 32)
@@ -513,7 +513,7 @@ def test_07_ex1_qparams(capsys):
     def half_away(v):
         return math.copysign(math.floor(abs(v) + 0.5), v)
 
-    verdicts(checks.check_qparams_function, make(np.round),
+    verdicts(exercises.check_qparams_function, make(np.round),
              make(math.ceil), make(math.floor), make(lambda v: v),        # int() truncates
              make(np.round, cast=float),                                  # zero point as a float
              lambda rmin, rmax: ((rmax - rmin) / 256, int(np.round(-128 - rmin / ((rmax - rmin) / 256)))),
@@ -522,8 +522,8 @@ def test_07_ex1_qparams(capsys):
              lambda rmin, rmax: (max(abs(rmin), abs(rmax)) / 127, 0),     # symmetric
              lambda rmin, rmax: ((rmax - rmin) / 255, int(np.round(-rmin / ((rmax - rmin) / 255)))))   # uint8 zero point
     # a correct answer with another tie rule: half away from zero gives Z = -1 on [-1, 1], as the LiteRT converter
-    assert passes(checks.check_qparams_function(make(half_away)))
-    assert passes(checks.check_qparams_function(make(lambda v: math.floor(v + 0.5))))   # half up: Z = 0
+    assert passes(exercises.check_qparams_function(make(half_away)))
+    assert passes(exercises.check_qparams_function(make(lambda v: math.floor(v + 0.5))))   # half up: Z = 0
     out = capsys.readouterr().out
     assert "that is ceil" in out and "that is floor" in out and "truncation" in out
 
@@ -568,7 +568,7 @@ def _sine_model(activation_layer):
 
 def test_08_ex1_integer_only():
     waves = np.random.default_rng(0).uniform(0, 1, (32, 12, 12, 3)).astype(np.float32)
-    check = lambda m: checks.check_integer_only_model(m, waves)  # noqa: E731
+    check = lambda m: exercises.check_integer_only_model(m, waves)  # noqa: E731
     verdicts(check, _sine_model(keras.layers.ReLU(6.0, name="relu6")),
              _sine_model(keras.layers.Lambda(lambda t: keras.ops.sin(t), name="sine")),   # still float
              _sine_model(keras.layers.Identity(name="identity")),                          # no activation
@@ -587,16 +587,16 @@ def test_08_ex1_linearity_probe_any_width(channels, capsys):
         x = keras.layers.GlobalAveragePooling2D()(x)
         return keras.Model(inputs, keras.layers.Dense(4, name="logits")(x))
 
-    assert checks._is_affine(model(keras.layers.Identity(name="identity")))
-    assert checks._is_affine(model(keras.layers.Rescaling(2.0, offset=-1.0, name="scale")))
-    assert not checks._is_affine(model(keras.layers.ReLU(name="relu")))
-    assert not checks._is_affine(model(keras.layers.Activation("hard_sigmoid", name="hs")))   # not linear
+    assert exercises._is_affine(model(keras.layers.Identity(name="identity")))
+    assert exercises._is_affine(model(keras.layers.Rescaling(2.0, offset=-1.0, name="scale")))
+    assert not exercises._is_affine(model(keras.layers.ReLU(name="relu")))
+    assert not exercises._is_affine(model(keras.layers.Activation("hard_sigmoid", name="hs")))   # not linear
     assert "a function" not in capsys.readouterr().out
 
 
 def test_08_ex1_hard_sigmoid_is_not_called_linear(capsys):
     waves = np.random.default_rng(0).uniform(0, 1, (32, 12, 12, 3)).astype(np.float32)
-    checks.check_integer_only_model(_sine_model(keras.layers.Activation("hard_sigmoid", name="hs")), waves)
+    exercises.check_integer_only_model(_sine_model(keras.layers.Activation("hard_sigmoid", name="hs")), waves)
     out = capsys.readouterr().out
     assert "linear" not in out   # passes, or fails for its float operators, but is never called linear
 
@@ -641,7 +641,7 @@ def test_08_ex4_tradeoff_row(capsys):
     row = pd.Series({"difference (pp)": 100 * (0.9123 - 0.9041), "size ratio (x)": 40321 / 11893,
                      "speed-up (x)": 0.2841 / 0.1377})
     d, r, s = row["difference (pp)"], row["size ratio (x)"], row["speed-up (x)"]
-    check = lambda v: checks.check_tradeoff_row(*v, row)  # noqa: E731
+    check = lambda v: exercises.check_tradeoff_row(*v, row)  # noqa: E731
     assert passes(check((d, r, s)))
     assert passes(check((round(d, 2), round(r, 2), round(s, 2))))   # two decimals are fine
     assert not passes(check((d / 100, r, s)))                          # a fraction, not points
