@@ -197,14 +197,18 @@ class MemorySampler(threading.Thread):
 
 
 def run_cells(ws_url: str, token: str, cells: list[str], timeout: float) -> list[str]:
-    """Execute code cells in order over a kernel websocket; return the error messages (none: all ran)."""
+    """Execute code cells in order over a kernel websocket; return the error messages (none: all ran).
+
+    ``timeout`` bounds each cell's run time (a deadline from the moment the cell is sent, not a wait for the
+    next message). A kernel that dies (the server reports it restarting or dead, e.g. killed at its memory
+    limit) is reported as such, with the cell it was running."""
     import websocket  # websocket-client, a jupyter_server dependency
 
-    ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token}"], timeout=timeout)
+    ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token}"], timeout=30)
     session, errors = uuid.uuid4().hex, []
     try:
         for index, source in enumerate(cells):
-            msg_id = uuid.uuid4().hex
+            msg_id, started = uuid.uuid4().hex, time.monotonic()
             ws.send(json.dumps({
                 "header": {"msg_id": msg_id, "msg_type": "execute_request", "session": session,
                            "username": "learner", "version": "5.3", "date": ""},
@@ -213,7 +217,18 @@ def run_cells(ws_url: str, token: str, cells: list[str], timeout: float) -> list
                             "allow_stdin": False, "stop_on_error": True},
             }))
             while True:
-                msg = json.loads(ws.recv())
+                if time.monotonic() - started > timeout:
+                    errors.append(f"cell {index}: still running after {timeout:.0f} s (time-out of this test)")
+                    break
+                try:
+                    msg = json.loads(ws.recv())
+                except websocket.WebSocketTimeoutException:
+                    continue  # a long cell that prints nothing for a while
+                state = msg.get("content", {}).get("execution_state") if msg.get("msg_type") == "status" else None
+                if state in ("restarting", "dead"):
+                    errors.append(f"cell {index}: the kernel died ({state}) after {time.monotonic() - started:.0f} s "
+                                  "in this cell")
+                    break
                 if msg.get("parent_header", {}).get("msg_id") != msg_id:
                     continue
                 if msg["msg_type"] == "error":
@@ -318,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--learners must be at least 1")
     if not (REPO / "notebooks" / args.notebook).exists():
         parser.error(f"--notebook: notebooks/{args.notebook} does not exist")
-    measured = classroom(args.learners, args.notebook, fast=not args.full)
+    # A cell may run for many minutes in full mode when learners share the cores (03's sweep: 5 min alone).
+    measured = classroom(args.learners, args.notebook, fast=not args.full, cell_timeout=3600 if args.full else 600)
     print(report(measured))
     if args.report:
         args.report.write_text(json.dumps(measured, indent=1))
