@@ -292,10 +292,22 @@ def _():
                                  _crelu_cases(), hint=_crelu_hint)
 
 
-@mistake("06", "Exercise 3: the cost of the CReLU conv instead of the saving")
+def _crelu_pair():
+    from course_lib import pvanet
+    # 06's models: shapes images 32x32x3, widths (32, 64, 96), CReLU in the first two stages
+    return pvanet.crelu_pair((32, 32, 3), 10, widths=(32, 64, 96), crelu_stages=(0, 1))
+
+
+@mistake("06", "Exercise 3: the plain conv's cost instead of the saving")
 def _():
-    return checks.check_int("MACs saved by CReLU in conv2", 3 * 3 * 32 * 32 * 16 * 16 * 2, 2_359_296,
-                            hint="K*K*M*N*H*W for the plain conv; the CReLU conv computes N/2 filters. Subtract.")
+    return exercises.check_crelu_saving(3 * 3 * 32 * 64 * 16 * 16, *_crelu_pair(), conv="conv2",
+                                        name="net MACs saved by CReLU in conv2")
+
+
+@mistake("06", "Exercise 3: the half-width conv's saving, the CReLU layer's scale/shift taken as free")
+def _():
+    return exercises.check_crelu_saving(3 * 3 * 32 * 64 * 16 * 16 // 2, *_crelu_pair(), conv="conv2",
+                                        name="net MACs saved by CReLU in conv2")
 
 
 # ---- 07 ---------------------------------------------------------------------------------------------------
