@@ -248,3 +248,14 @@ def test_make_student_never_overwrites_an_edited_source_copy(tmp_path):
     with pytest.raises(FileExistsError, match="was edited after"):
         classroom._copy_source(notebook, target, stamps)
     assert target.read_text() == "edited by the instructor"
+
+
+def test_instructor_notes_quote_what_the_checkers_print_now():
+    """Each note's "common wrong answers" block is `python instructor/wrong_answers.py NN`'s output, pasted: a checker
+    whose message changed makes the note stale (paste the new output into instructor/NN_*.md)."""
+    import wrong_answers
+
+    chapters = sorted({ch for ch, _, _ in wrong_answers.MISTAKES})
+    stale = [ch for ch in chapters
+             if wrong_answers.markdown(ch) not in next((ROOT / "instructor").glob(f"{ch}_*.md")).read_text()]
+    assert not stale, f"instructor notes with an outdated wrong-answer block: {stale}"
