@@ -157,3 +157,13 @@ def test_repo2docker_layout():
     values = yaml.safe_load((ROOT / "hub" / "values.yaml").read_text())
     memory = values["singleuser"]["memory"]
     assert memory["guarantee"] and memory["limit"]
+    # The guarantee covers a server plus the heaviest kernel measured (hub/README.md's table), the limit two kernels.
+    import re
+
+    gb = lambda v: float(str(v).rstrip("G"))  # noqa: E731  ("2.3G")
+    rows = re.findall(r"^\| \d+ \| (\d\d) \((fast|full)\) \|.*\| (\d+)[–-](\d+) MB \| (\d+) MB \|$",
+                      (ROOT / "hub" / "README.md").read_text(), re.M)
+    assert any(mode == "full" for _, mode, *_ in rows), "hub/README.md needs a full-mode row"
+    kernel, server = max(int(r[3]) for r in rows) / 1000, max(int(r[4]) for r in rows) / 1000
+    assert gb(memory["guarantee"]) >= kernel + server, (memory, kernel, server)
+    assert gb(memory["limit"]) >= 2 * kernel + server, (memory, kernel, server)
