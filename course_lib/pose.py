@@ -529,6 +529,9 @@ def stack_outputs(model: keras.Model, x: np.ndarray, batch_size: int = 100,
     batch = min(batch_size, len(x))
     forward = _forward(model, batch)
     n_out = len(model.outputs)
+    if stacks is not None and (isinstance(stacks, (str, bytes)) or not isinstance(stacks, Sequence) or not all(
+            isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in stacks)):
+        raise ValueError(f"stacks must be a list of stack indices such as [-1] (the last), got {stacks!r}")
     keep = list(range(n_out)) if stacks is None else [int(k) for k in stacks]
     if not keep or any(not -n_out <= k < n_out for k in keep):
         raise ValueError(f"model '{model.name}' has {n_out} stack output(s); stacks={stacks} is out of range")

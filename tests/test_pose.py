@@ -515,3 +515,6 @@ def test_stack_outputs_match_the_model_and_follow_its_current_weights():
         np.testing.assert_allclose(last[0], want[-1], rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="'a' has 2 stack output"):
         pose.stack_outputs(a, x, stacks=[2])
+    for bad in (-1, [1.5], [True], "1"):
+        with pytest.raises(ValueError, match="list of stack indices"):
+            pose.stack_outputs(a, x, stacks=bad)
