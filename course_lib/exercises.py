@@ -86,11 +86,7 @@ def check_timer(name: str, timer: Callable) -> CheckResult:
     """
     import time
 
-    if (res := _missing(name, timer)) is not None:
-        return res
-    if not callable(timer):
-        return _report(False, name, f"Expected a function timer(fn, inputs, warmup, repeats), got {describe(timer)}.")
-    if (res := _stale(name, timer)) is not None:
+    if (res := _not_a_function(timer, name, "fn, inputs, warmup, repeats")) is not None:
         return res
     calls: list[int] = []
     clock = [1000.0]
@@ -380,11 +376,7 @@ def check_ste(name: str, fn: Callable, x=(-2.5, -1.0, -0.7, 0.0, 0.2, 1.0, 1.01,
     """04 Ex2: forward value sign(x) (sign(0) = +1) and straight-through gradient 1 for |x| <= 1."""
     from . import binarize
 
-    if (res := _missing(name, fn)) is not None:
-        return res
-    if not callable(fn):
-        return _report(False, name, f"Expected a function, got {describe(fn)}.")
-    if (res := _stale(name, fn)) is not None:
+    if (res := _not_a_function(fn, name, "x")) is not None:
         return res
     x = np.asarray(x, np.float32)
     want_v, want_g = binarize.forward_and_gradient(binarize.ste_sign, x)
@@ -596,11 +588,7 @@ def check_qparams_function(fn: Callable, name: str = "my_qparams") -> CheckResul
     """
     from . import quantize
 
-    if (res := _missing(name, fn)) is not None:
-        return res
-    if not callable(fn):
-        return _report(False, name, f"Expected a function my_qparams(rmin, rmax), got {describe(fn)}.")
-    if (res := _stale(name, fn)) is not None:
+    if (res := _not_a_function(fn, name, "rmin, rmax")) is not None:
         return res
     for lo, hi in ((-0.5, 1.5), (-0.3, 1.7), (-1.0, 1.0), (0.0, 6.0), (-3.0, 0.2)):
         ref = quantize.qparams_from_range(lo, hi)
