@@ -218,14 +218,30 @@ def _weights_fingerprint(model) -> str:
 
 def _frozen_graph(model):
     """The model's inference pass (``training=False``, any batch size) traced once, with every weight
-    folded in as a constant: the graph the converter turns into operators."""
+    folded in as a constant: the graph the converter turns into operators. Returned as the converter's own
+    freezing step returns it (graph, inputs, outputs, function), so that step runs once per model, not once
+    per conversion: freezing copies the graph op by op in Python, about 2 s for an hourglass."""
     import tensorflow as tf
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2_as_graph
 
     specs = [tf.TensorSpec((None,) + tuple(t.shape[1:]), t.dtype, name=t.name.split(":")[0]) for t in model.inputs]
     call = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0], training=False))
     with contextlib.redirect_stdout(io.StringIO()), quiet_native_stderr():
-        return convert_variables_to_constants_v2(call.get_concrete_function(*specs))
+        frozen_func, graph_def = convert_variables_to_constants_v2_as_graph(call.get_concrete_function(*specs),
+                                                                            lower_control_flow=False)
+    inputs = [t for t in frozen_func.inputs if t.dtype != tf.resource]
+    return graph_def, inputs, frozen_func.outputs, frozen_func
+
+
+def _frozen_converter(frozen):
+    """``TFLiteConverter.from_concrete_functions`` for a graph :func:`_frozen_graph` already froze: the
+    converter's own freezing step is replaced by the stored result (the graph it would compute itself; the
+    flatbuffer is byte for byte the same, ``tests/test_tflite.py`` checks it)."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen[3]])
+    converter._freeze_concrete_function = lambda: frozen  # noqa: SLF001  (TF 2.21's converter step, tested)
+    return converter
 
 
 def _saved_model(model):
@@ -260,7 +276,7 @@ def _converter_for(model, saved_model: bool = False):
             _EXPORTS[model] = cached
     if saved_model:
         return tf.lite.TFLiteConverter.from_saved_model(cached[1].name)
-    return tf.lite.TFLiteConverter.from_concrete_functions([cached[1]])
+    return _frozen_converter(cached[1])
 
 
 def _conversion_error(model_name: str, mode: str, log: str) -> ConversionError:

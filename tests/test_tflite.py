@@ -233,3 +233,19 @@ def test_conversion_follows_weight_changes():
     after = tflite.run(tflite.convert(model, "float32"), x)
     np.testing.assert_allclose(after, model.predict(x, verbose=0), atol=1e-5)
     assert not np.allclose(before, after)
+
+
+@pytest.mark.parametrize("mode", tflite.MODES)
+def test_freezing_once_gives_the_converters_own_flatbuffer(cnn, monkeypatch, mode):
+    """convert() freezes a model's graph once and hands it to TFLiteConverter in place of the converter's own
+    freezing step (a private step of TF's converter: if a TensorFlow update changes it, this test says so).
+    The flatbuffer must be byte for byte what the stock converter makes from the same function."""
+    import tensorflow as tf
+
+    rep = np.random.default_rng(4).uniform(0, 1, (16, 12, 12, 1)).astype(np.float32)
+    kwargs = {"representative_data": rep} if mode == "int8" else {}
+    ours = tflite.convert(cnn, mode, **kwargs)
+    tflite._EXPORTS.pop(cnn, None)  # noqa: SLF001  (freeze again, through the stock converter)
+    monkeypatch.setattr(tflite, "_frozen_converter",
+                        lambda frozen: tf.lite.TFLiteConverter.from_concrete_functions([frozen[3]]))
+    assert tflite.convert(cnn, mode, **kwargs) == ours
