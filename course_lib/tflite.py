@@ -87,8 +87,34 @@ def make_interpreter(model_bytes: bytes, num_threads: int = 1, xnnpack: bool = T
     kwargs = {} if xnnpack else {"experimental_op_resolver_type": _OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
     with quiet_native_stderr():  # "Created TensorFlow Lite XNNPACK delegate for CPU."
         interp = _Interpreter(model_content=bytes(model_bytes), num_threads=int(num_threads), **kwargs)
+        _check_int8_additions(interp)
         interp.allocate_tensors()
     return interp
+
+
+def _check_int8_additions(interp) -> None:
+    """Raise instead of letting LiteRT abort the process (a dead Jupyter kernel, no message).
+
+    An int8 ADD or SUB rescales its inputs to a common scale with 20 bits of headroom: its kernel needs
+    2 * max(input scales) < 2**20 * output scale. A layer whose output was (almost) always zero on the
+    calibration images (a dead layer of an under-trained model) gets a tiny output scale and breaks that
+    condition; LiteRT then aborts in ``allocate_tensors``. Checked before allocation, from the scales."""
+    tensors = {d["index"]: d for d in interp.get_tensor_details()}
+    scale = lambda i: float(tensors[i]["quantization"][0])  # noqa: E731
+    for op in interp._get_ops_details():  # noqa: SLF001  (names and tensor indices, before allocation)
+        if op["op_name"] not in ("ADD", "SUB") or len(op["inputs"]) != 2:
+            continue
+        out, (a, b) = op["outputs"][0], op["inputs"]
+        if tensors[out]["dtype"] != np.int8 or min(scale(a), scale(b), scale(out)) <= 0:
+            continue
+        if 2 * max(scale(a), scale(b)) >= (1 << 20) * scale(out):
+            raise ConversionError(
+                f"LiteRT cannot run this int8 model: the {op['op_name']} computing tensor "
+                f"'{tensors[out]['name'].split(';')[0]}' has an output scale "
+                f"({scale(out):.2g}) more than 2^19 times smaller than its inputs' ({max(scale(a), scale(b)):.2g}). "
+                "On the calibration data that layer's output was (almost) always zero: a dead layer, typical of a "
+                "model trained for very few steps. LiteRT would abort the whole process here. Train longer, or "
+                "calibrate with more varied representative data.")
 
 
 def convert(model, mode: str = "float32", representative_data: np.ndarray | Iterable | None = None,

@@ -249,3 +249,20 @@ def test_freezing_once_gives_the_converters_own_flatbuffer(cnn, monkeypatch, mod
     monkeypatch.setattr(tflite, "_frozen_converter",
                         lambda frozen: tf.lite.TFLiteConverter.from_concrete_functions([frozen[3]]))
     assert tflite.convert(cnn, mode, **kwargs) == ours
+
+
+def test_an_int8_addition_litert_would_abort_on_is_a_clear_error():
+    """Two branches that cancel out (b = -a, up to 1e-6): the ADD's output is ~1e-6 of its inputs, so its int8
+    kernel cannot rescale it and LiteRT would abort the process in allocate_tensors. convert() must raise first,
+    naming the layer."""
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input((4, 4, 2))
+    a = keras.layers.Conv2D(3, 1, use_bias=False, name="branch_a")(inputs)
+    b = keras.layers.Conv2D(3, 1, use_bias=False, name="branch_b")(inputs)
+    x = keras.layers.ReLU(name="after_sum")(keras.layers.Add(name="cancelling_sum")([a, b]))
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name="head")(x), name="cancel")
+    kernel = model.get_layer("branch_a").kernel
+    model.get_layer("branch_b").kernel.assign(-kernel * (1 - 1e-6))
+    rep = np.random.default_rng(5).uniform(0, 1, (16, 4, 4, 2)).astype(np.float32)
+    with pytest.raises(tflite.ConversionError, match="ADD computing tensor .*after_sum.*dead layer"):
+        tflite.convert(model, "int8", representative_data=rep)
