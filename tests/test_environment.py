@@ -167,3 +167,18 @@ def test_repo2docker_layout():
     kernel, server = max(int(r[3]) for r in rows) / 1000, max(int(r[4]) for r in rows) / 1000
     assert gb(memory["guarantee"]) >= kernel + server, (memory, kernel, server)
     assert gb(memory["limit"]) >= 2 * kernel + server, (memory, kernel, server)
+
+
+def test_installed_packages_carry_their_bytecode():
+    """make install compiles the packages' bytecode (pip does; uv needs --compile-bytecode). Without the .pyc
+    files every new process (each kernel, each test worker) compiled TensorFlow's modules again: importing
+    TensorFlow and Keras took 13.8 s instead of 4.9 s, and make test ran a quarter slower."""
+    import importlib.util
+
+    import keras
+    import tensorflow
+
+    missing = [m.__name__ for m in (tensorflow, keras)
+               if not Path(importlib.util.cache_from_source(m.__file__)).exists()]
+    assert not missing, (f"no compiled bytecode for {missing}: reinstall with `rm -rf .venv && make install` "
+                         "(uv pip install --compile-bytecode)")
