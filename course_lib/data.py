@@ -144,8 +144,7 @@ def generate(name: str, data_dir: Path | None = None, overwrite: bool = False) -
     tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # unique: parallel kernels may race
     np.savez(tmp, x_train=x_tr, y_train=y_tr, x_test=x_te, y_test=y_te)
     tmp.replace(path)
-    manifest = _read_manifest(data_dir)
-    manifest[name] = {
+    _record_in_manifest(data_dir, name, {
         "file": path.name,
         "generator_version": GENERATOR_VERSION,
         "seed": SEEDS[name],
@@ -153,9 +152,26 @@ def generate(name: str, data_dir: Path | None = None, overwrite: bool = False) -
         "shape": list(x_tr.shape[1:]),
         "classes": CLASS_NAMES[name],
         "sha256": sha256(path),
-    }
-    (data_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    })
     return path
+
+
+def _record_in_manifest(data_dir: Path, name: str, entry: dict) -> None:
+    """Add ``name``'s entry to ``manifest.json``, one writer at a time: two processes generating two datasets
+    at once (make test's set-up, two learners' first kernels on a hub) would otherwise each write the manifest
+    they read, and the second would drop the first one's entry."""
+    import fcntl
+
+    with open(data_dir / ".manifest.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            manifest = _read_manifest(data_dir)
+            manifest[name] = entry
+            tmp = data_dir / f"manifest.{os.getpid()}.{id(entry)}.tmp"
+            tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+            tmp.replace(data_dir / "manifest.json")
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def verify(name: str, data_dir: Path | None = None) -> None:

@@ -115,3 +115,25 @@ def test_broken_manifest_is_reported(tmp_path, small_sizes):
     (tmp_path / "manifest.json").write_text("{not json")
     with pytest.raises(data.DataError, match="manifest.json is not valid JSON"):
         data.load("digits", data_dir=tmp_path)
+
+
+def test_manifest_keeps_every_entry_when_datasets_are_generated_at_once(tmp_path):
+    """Two processes generating two datasets at once each add their entry: the manifest is updated under a
+    lock (without it, each wrote back the manifest it had read and one entry was lost)."""
+    import threading
+
+    names = [f"set{i}" for i in range(12)]
+    start = threading.Barrier(len(names))
+
+    def record(name):
+        start.wait()
+        data._record_in_manifest(tmp_path, name, {"file": f"{name}.npz"})
+
+    threads = [threading.Thread(target=record, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert sorted(manifest) == sorted(names)
+    assert not list(tmp_path.glob("manifest.*.tmp"))
