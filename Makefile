@@ -72,8 +72,7 @@ progress: install
 # on one core in a fresh clone; data.generate writes the manifest under a lock), not by the two test workers.
 TEST_WORKERS ?= 2
 test: install
-	@$(PY) -c "import multiprocessing as mp, concurrent.futures as cf; from course_lib import data; \
-	  list(cf.ProcessPoolExecutor(2, mp_context=mp.get_context('spawn')).map(data.ensure_generated, data.available()))"
+	@$(PY) -c "from course_lib import data; data.ensure_all(workers=2)"
 	@results=$$(mktemp -d); \
 	COURSE_FAST=1 COURSE_STRICT_CHECKS=1 COURSE_RESULTS_DIR=$$results MPLBACKEND=Agg \
 	  $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \

@@ -137,3 +137,11 @@ def test_manifest_keeps_every_entry_when_datasets_are_generated_at_once(tmp_path
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert sorted(manifest) == sorted(names)
     assert not list(tmp_path.glob("manifest.*.tmp"))
+
+
+def test_ensure_all_generates_every_dataset_once(tmp_path, small_sizes, monkeypatch):
+    monkeypatch.setattr(data, "POSE_SIZES", {"train": 40, "test": 10})
+    paths = data.ensure_all(tmp_path, workers=1)
+    assert [p.name for p in paths] == [f"{n}.npz" for n in data.available()]
+    assert sorted(json.loads((tmp_path / "manifest.json").read_text())) == data.available()
+    assert data.ensure_all(tmp_path, workers=1) == paths   # present and verified: not generated again
