@@ -339,47 +339,56 @@ def _glyph_templates(size: int = 40) -> np.ndarray:
 def _make_digits(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     templates = _glyph_templates()  # (F, 10, 40, 40), digit height about 26 px
     n_fonts, size = templates.shape[0], templates.shape[-1]
+    # Every random number first, in one fixed order; the pixels are then computed 1,000 images at a time
+    # (the same arithmetic on small arrays: several times faster than on 20,000 images at once, same bytes).
     labels = _balanced_labels(n, rng)
     fonts = rng.integers(0, n_fonts, n)
-    # Stroke width: each template in a thin, normal and thick version (min / max filter).
-    shifted = [np.roll(np.roll(templates, dy, 2), dx, 3) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
-    variants = np.stack([np.min(shifted, 0) * 0.5 + templates * 0.5, templates, np.max(shifted, 0)])
     stroke = rng.integers(0, 3, n)
-    src = variants[stroke, fonts, labels]
-    # Random affine warp: output pixel (28x28) -> template coordinate.
     out = 28
     angle = rng.uniform(-0.3, 0.3, n)
     scale = rng.uniform(0.8, 1.05, n) * out / 26.0 * 0.8  # output px per template px, inverted below
     shear = rng.uniform(-0.3, 0.3, n)
     aspect = rng.uniform(0.8, 1.2, n)
     shift = rng.uniform(-2.5, 2.5, (n, 2))
-    yy, xx = np.meshgrid(np.arange(out) - out / 2 + 0.5, np.arange(out) - out / 2 + 0.5, indexing="ij")
-    yy, xx = yy[None] - shift[:, 0, None, None], xx[None] - shift[:, 1, None, None]
-    cos, sin = np.cos(angle)[:, None, None], np.sin(angle)[:, None, None]
-    u = (cos * xx + sin * yy) / (scale * aspect)[:, None, None]
-    v = (-sin * xx + cos * yy) / scale[:, None, None]
-    u = u + shear[:, None, None] * v
-    imgs = _sample_bilinear(src, v + size / 2 - 0.5, u + size / 2 - 0.5)
-    # Clutter: a random stroke segment in a tenth of the images.
     has_line = rng.random(n) < 0.1
     p0, p1 = rng.uniform(0, out, (n, 2)), rng.uniform(0, out, (n, 2))
-    d = p1 - p0
-    t = np.clip(((yy + shift[:, 0, None, None] + out / 2 - 0.5 - p0[:, 0, None, None]) * d[:, 0, None, None]
-                 + (xx + shift[:, 1, None, None] + out / 2 - 0.5 - p0[:, 1, None, None]) * d[:, 1, None, None])
-                / (d ** 2).sum(1)[:, None, None].clip(1e-6), 0, 1)
-    py = p0[:, 0, None, None] + t * d[:, 0, None, None]
-    px = p0[:, 1, None, None] + t * d[:, 1, None, None]
-    dist = np.hypot(np.arange(out)[None, :, None] - py, np.arange(out)[None, None, :] - px)
-    imgs = np.maximum(imgs, has_line[:, None, None] * np.clip(1.2 - dist, 0, 1) * 0.8)
-    # Blur in three strengths, contrast, noise.
     sigma_bin = rng.integers(0, 3, n)
-    for b, sigma in enumerate((0.0, 0.6, 1.0)):
-        sel = sigma_bin == b
-        imgs[sel] = _blur(imgs[sel], sigma)
-    contrast = rng.uniform(0.65, 1.0, n)[:, None, None]
-    background = rng.uniform(0.0, 0.25, n)[:, None, None]
-    imgs = background + contrast * imgs + rng.normal(0, 1, (n, out, out)) * rng.uniform(0.02, 0.10, n)[:, None, None]
-    return (np.clip(imgs, 0, 1)[..., None] * 255).round().astype(np.uint8), labels
+    contrast = rng.uniform(0.65, 1.0, n)
+    background = rng.uniform(0.0, 0.25, n)
+    noise = rng.normal(0, 1, (n, out, out))
+    noise_level = rng.uniform(0.02, 0.10, n)
+    # Stroke width: each template in a thin, normal and thick version (min / max filter).
+    shifted = [np.roll(np.roll(templates, dy, 2), dx, 3) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    variants = np.stack([np.min(shifted, 0) * 0.5 + templates * 0.5, templates, np.max(shifted, 0)])
+    images = np.empty((n, out, out, 1), np.uint8)
+    for start in range(0, n, 1000):
+        s = slice(start, min(start + 1000, n))
+        src = variants[stroke[s], fonts[s], labels[s]]
+        # Random affine warp: output pixel (28x28) -> template coordinate.
+        yy, xx = np.meshgrid(np.arange(out) - out / 2 + 0.5, np.arange(out) - out / 2 + 0.5, indexing="ij")
+        yy, xx = yy[None] - shift[s, 0, None, None], xx[None] - shift[s, 1, None, None]
+        cos, sin = np.cos(angle[s])[:, None, None], np.sin(angle[s])[:, None, None]
+        u = (cos * xx + sin * yy) / (scale[s] * aspect[s])[:, None, None]
+        v = (-sin * xx + cos * yy) / scale[s][:, None, None]
+        u = u + shear[s][:, None, None] * v
+        imgs = _sample_bilinear(src, v + size / 2 - 0.5, u + size / 2 - 0.5)
+        # Clutter: a random stroke segment in a tenth of the images.
+        a, d = p0[s], p1[s] - p0[s]
+        t = np.clip(((yy + shift[s, 0, None, None] + out / 2 - 0.5 - a[:, 0, None, None]) * d[:, 0, None, None]
+                     + (xx + shift[s, 1, None, None] + out / 2 - 0.5 - a[:, 1, None, None]) * d[:, 1, None, None])
+                    / (d ** 2).sum(1)[:, None, None].clip(1e-6), 0, 1)
+        py = a[:, 0, None, None] + t * d[:, 0, None, None]
+        px = a[:, 1, None, None] + t * d[:, 1, None, None]
+        dist = np.hypot(np.arange(out)[None, :, None] - py, np.arange(out)[None, None, :] - px)
+        imgs = np.maximum(imgs, has_line[s, None, None] * np.clip(1.2 - dist, 0, 1) * 0.8)
+        # Blur in three strengths, contrast, noise.
+        for b, sigma in enumerate((0.0, 0.6, 1.0)):
+            sel = sigma_bin[s] == b
+            imgs[sel] = _blur(imgs[sel], sigma)
+        imgs = (background[s, None, None] + contrast[s, None, None] * imgs
+                + noise[s] * noise_level[s, None, None])
+        images[s] = (np.clip(imgs, 0, 1)[..., None] * 255).round().astype(np.uint8)
+    return images, labels
 
 
 def _shape_level(label: np.ndarray, u: np.ndarray, v: np.ndarray, r: np.ndarray) -> np.ndarray:
