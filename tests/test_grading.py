@@ -27,9 +27,12 @@ sys.path.insert(0, str(ROOT / "tools"))
 import nbgrader_tag  # noqa: E402
 
 NOTEBOOKS = nbgrader_tag.notebook_paths()
-# Blank copies that are run to the end and autograded: every notebook, the capstone included (its blank copy is
-# its practice copy's test too; make test runs this module on one worker while the other runs nbval).
-RUN_BLANK = list(NOTEBOOKS)
+# Blank copies run to the end and autograded: every notebook, the capstone included (its blank copy is its practice
+# copy's test too). They take about as long as nbval's runs, so they are graded in two halves of about equal time,
+# one per test module (this one and test_grading_second_half.py): `make test`'s two workers (--dist loadscope)
+# can then grade side by side instead of one worker grading all ten while the other runs nbval and the unit tests.
+SECOND_HALF = ("02", "04", "05", "06", "07", "08")
+RUN_BLANK = [p for p in NOTEBOOKS if not p.name.startswith(SECOND_HALF)]
 GRADED_EXAMPLE = "01_measuring_models"
 # One wrong answer for GRADED_EXAMPLE: conv2's MACs counted on the 28x28 input instead of its 14x14 output.
 WRONG_CELL, WRONG_SOURCE = "c3dd5400", "conv2_macs = 3 * 3 * 16 * 32 * 28 * 28\n"
@@ -122,26 +125,30 @@ def _revealed(stem: str):
     return nb
 
 
-@pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    """A course directory with every student copy generated and the submissions autograded."""
+def graded_course(tmp_path_factory, blank: list[Path], graded_example: bool) -> tuple[Path, dict]:
+    """A course directory with the student copies of ``blank`` (and of the graded example) generated and
+    autograded: each untouched copy, and, with ``graded_example``, GRADED_EXAMPLE's reference and one-wrong copies.
+    Returns ``(course directory, {(assignment, student): score row})``."""
     course = tmp_path_factory.mktemp("course")
     shutil.copy(ROOT / "grading" / "nbgrader_config.py", course)
-    _run_classroom("student", course=course)
-    for path in RUN_BLANK:
-        blank = course / "submitted" / "blank" / path.stem
-        blank.mkdir(parents=True)
-        shutil.copy(course / "release" / path.stem / path.name, blank)
-    reference = nbformat.read(ROOT / "notebooks" / f"{GRADED_EXAMPLE}.ipynb", as_version=4)
-    for student in ("reference", "one_wrong"):
-        folder = course / "submitted" / student / GRADED_EXAMPLE
+    stems = sorted({p.stem for p in blank} | ({GRADED_EXAMPLE} if graded_example else set()))
+    only = [arg for stem in stems for arg in ("--only", stem[:2])]
+    _run_classroom("student", *only, course=course)
+    for path in blank:
+        folder = course / "submitted" / "blank" / path.stem
         folder.mkdir(parents=True)
-        submission = _revealed(GRADED_EXAMPLE) if student == "reference" else reference
-        if student == "one_wrong":
-            cell = next(c for c in reference.cells if c.id == WRONG_CELL)
-            cell.source = cell.source.split("### BEGIN SOLUTION")[0] + WRONG_SOURCE
-        nbformat.write(submission, folder / f"{GRADED_EXAMPLE}.ipynb")
-    done = _run_classroom("autograde", "--json", course=course)
+        shutil.copy(course / "release" / path.stem / path.name, folder)
+    if graded_example:
+        reference = nbformat.read(ROOT / "notebooks" / f"{GRADED_EXAMPLE}.ipynb", as_version=4)
+        for student in ("reference", "one_wrong"):
+            folder = course / "submitted" / student / GRADED_EXAMPLE
+            folder.mkdir(parents=True)
+            submission = _revealed(GRADED_EXAMPLE) if student == "reference" else reference
+            if student == "one_wrong":
+                cell = next(c for c in reference.cells if c.id == WRONG_CELL)
+                cell.source = cell.source.split("### BEGIN SOLUTION")[0] + WRONG_SOURCE
+            nbformat.write(submission, folder / f"{GRADED_EXAMPLE}.ipynb")
+    done = _run_classroom("autograde", "--json", *only, course=course)
     scores = {}
     for line in done.stdout.splitlines():
         if line.startswith("{"):
@@ -151,10 +158,20 @@ def course(tmp_path_factory):
     return course, scores
 
 
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """This half's student copies generated and their submissions autograded (GRADED_EXAMPLE three ways)."""
+    return graded_course(tmp_path_factory, RUN_BLANK, graded_example=True)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", RUN_BLANK, ids=[p.stem for p in RUN_BLANK])
 def test_student_copy_is_clean(course, path):
     """Solutions replaced by the stub, no outputs, checker cells locked."""
+    check_student_copy_is_clean(course, path)
+
+
+def check_student_copy_is_clean(course, path):
     root, _ = course
     source = nbformat.read(path, as_version=4)
     copy = nbformat.read(root / "release" / path.stem / path.name, as_version=4)
@@ -181,6 +198,10 @@ def test_student_copy_is_clean(course, path):
 @pytest.mark.parametrize("path", RUN_BLANK, ids=[p.stem for p in RUN_BLANK])
 def test_blank_student_copy_runs_to_the_end_and_scores_zero(course, path):
     """Run All on an untouched copy reaches the end; every checker fails (❌) without crashing; score 0."""
+    check_blank_copy(course, path)
+
+
+def check_blank_copy(course, path):
     root, scores = course
     nb = nbformat.read(root / "autograded" / "blank" / path.stem / path.name, as_version=4)
     checkers = {c.id for c in nb.cells if c.metadata.get("nbgrader", {}).get("locked")
