@@ -57,6 +57,20 @@ def test_makefile_and_ci_entry_points():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
+def test_make_test_hands_out_the_longest_files_first():
+    """conftest.py's LONGEST_FIRST names files that exist (a renamed notebook would silently fall to the end of the
+    schedule), and make test keeps that order (xdist's default re-sorts the files by their number of tests)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
+    root_conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(root_conftest)
+    missing = [path for path in root_conftest.LONGEST_FIRST if not (ROOT / path).is_file()]
+    assert not missing, f"conftest.LONGEST_FIRST names files that do not exist: {missing}"
+    assert len(set(root_conftest.LONGEST_FIRST)) == len(root_conftest.LONGEST_FIRST)
+    assert "--no-loadscope-reorder" in (ROOT / "Makefile").read_text()
+
+
 def test_every_notebook_has_nbgrader_markers_balanced():
     import nbformat
 
