@@ -14,10 +14,11 @@ DEFAULT_NOTEBOOK_BUDGET_S = 90.0
 
 
 # Longest first. `make test` runs two workers with --dist loadscope, which hands out whole files (a test module,
-# a notebook) in collection order; alphabetical order left the capstone's nbval run (about 4-5 min) for the end,
-# when the other worker had finished and waited. These files, in this order, go first (their times in a fresh-clone
-# run on the 2-core machine: the capstone 205-290 s, each grading half 430-450 s, 05/08/03 80-110 s, the browser,
-# pose and hub tests 60-80 s); every other file keeps its place after them.
+# a notebook); with --no-loadscope-reorder it takes them in collection order (xdist's default sorts them by number of
+# tests, which put a 430 s grading half, 13 tests, near the end while the other worker ran out of work). These files,
+# in this order, go first (their times in fresh-clone runs on the 2-core machine: the capstone 205-290 s, each
+# grading half 430-450 s, 05/08/03 80-110 s, the browser, pose and hub tests 60-80 s); every other file keeps its
+# place after them.
 LONGEST_FIRST = (
     "notebooks/09_capstone_hourglass.ipynb", "tests/test_grading.py", "tests/test_grading_second_half.py",
     "notebooks/05_pruning.ipynb", "notebooks/08_tflite_deployment.ipynb", "notebooks/03_mobilenet_v2.ipynb",

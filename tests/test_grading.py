@@ -1,7 +1,8 @@
 """Classroom delivery with nbgrader: exercise metadata, student copies (make student) and strict autograding.
 
-The end-to-end test generates every student copy, autogrades each untouched (blank) copy, which runs it top
-to bottom in fast mode, and autogrades notebook 01 three ways: the practice copy with every reference solution
+The end-to-end test generates the student copies, autogrades each untouched (blank) copy, which runs it top
+to bottom in fast mode, and autogrades notebook 01 three ways (this module grades 00, 01, 03 and 09, and
+test_grading_second_half.py the others, so that make test's two workers grade side by side): the practice copy with every reference solution
 revealed (full marks), the blank copy (zero) and the reference with one wrong answer (one exercise lost).
 A student copy has the sources of ``make lab``'s practice copy (both come from ``practice.blank_exercises``), so the
 run of each blank copy is also the practice copies' test: each checker prints ❌ with its hint and the line naming

@@ -1,6 +1,6 @@
 """A learner's own path: practice copies, the hint ladder and the progress record (course_lib.practice, hints,
 progress). Fast: no notebook is executed here. The practice copies are run top to bottom, with their checkers
-printing ❌ and a hint and their progress recorded, by tests/test_grading.py's run of the blank student copies,
+printing ❌ and a hint and their progress recorded, by the grading tests' run of the blank student copies (tests/test_grading*.py),
 which have the same sources (checked there); revealed solutions pass their checkers in its autograde of 01, and
 for every notebook through the check below that a revealed cell is the reference cell that nbval runs.
 """
