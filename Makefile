@@ -28,14 +28,14 @@ help:
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "The course needs Python 3.11; found " + sys.version.split()[0] + ". Install python3.11 or run: make PYTHON=/path/to/python3.11 ...")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	@# uv installs the same pinned set as pip, several times faster (2-core machine, nothing cached: 35 s instead of
 	@# 123 s). --compile-bytecode as pip does: without the .pyc files every new Python process (each kernel, each
 	@# test worker) compiles TensorFlow's modules again (import 13.8 s instead of 4.9 s). uv does not read pip's
-	@# settings (a company mirror in pip.conf, say): if it fails, pip installs everything.
-	@{ $(PY) -m pip install --quiet uv && \
+	@# settings (a company mirror in pip.conf, say): if it fails, pip (upgraded first) installs everything.
+	@{ $(PY) -m pip install --quiet --disable-pip-version-check uv && \
 	   $(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -c constraints.txt -e ".[dev]"; } \
 	  || { echo "uv could not install the course; installing with pip (a few minutes)"; \
+	       $(PY) -m pip install --quiet --upgrade pip && \
 	       $(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"; }
 	@touch $(STAMP)
 
