@@ -69,8 +69,8 @@ progress: install
 # Two workers (pytest-xdist, TEST_WORKERS=0 for one process): much of a notebook's time is single-threaded
 # (graph tracing, conversion, Python), so a second one overlaps it. --dist loadscope keeps each notebook's
 # cells (and each test file) on one worker, in order; --no-loadscope-reorder hands the files out longest first
-# (conftest.py's LONGEST_FIRST) instead of by number of tests, which left a 7-minute grading half for the end. The datasets are generated first, once, two at a time (58 s
-# on one core in a fresh clone; data.generate writes the manifest under a lock), not by the two test workers.
+# (conftest.py's LONGEST_FIRST) instead of by number of tests, which left a 7-minute grading half for the end.
+# The datasets are generated first, once, two at a time (data.ensure_all), not by the two test workers.
 TEST_WORKERS ?= 2
 test: install
 	@$(PY) -c "from course_lib import data; data.ensure_all(workers=2)"
