@@ -119,20 +119,29 @@ VISIBLE_PROMPTS = "document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidd
 def _run_all(page, notebook) -> None:
     """Run All through the menu, as a learner would, then wait until no cell of ``notebook`` is queued or running.
 
-    The notebook is clicked first so that it is the current one (Run All acts on the current notebook; right
-    after a page load JupyterLab may still be restoring another one), and only its prompts are watched: the
-    other open notebook's numbered prompts must not count as "done"."""
+    Two races are closed here. Run All acts on the current notebook, and right after a page load JupyterLab may
+    still be restoring another one: the notebook is clicked first, and only the visible notebook's prompts are
+    watched. And JupyterLab clears a cell instead of running it when the notebook's kernel is not connected yet
+    (``CodeCell.execute`` returns at once without ``session.kernel``): so Run All waits until the notebook's kernel
+    indicator says idle. A learner sees the same thing: cells run before the kernel is up do nothing."""
+    notebook.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
     notebook.locator(".jp-Cell").first.click()
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-item:not(.lm-mod-disabled) .lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-    page.wait_for_function(
-        f"""() => {{
-            const prompts = [...{VISIBLE_PROMPTS}].map(e => e.textContent);
-            return prompts.length > 0 && prompts.every(t => !t.includes('*'))
-                && prompts.some(t => /\\[\\d+\\]/.test(t));
-        }}""",
-        timeout=180_000,
-    )
+    try:
+        page.wait_for_function(
+            f"""() => {{
+                const prompts = [...{VISIBLE_PROMPTS}].map(e => e.textContent);
+                return prompts.length > 0 && prompts.every(t => !t.includes('*'))
+                    && prompts.some(t => /\\[\\d+\\]/.test(t));
+            }}""",
+            timeout=180_000,
+        )
+    except Exception:
+        page.screenshot(path=str(SCREENSHOTS / "run_all_timed_out.png"))
+        prompts = page.evaluate(f"() => [...{VISIBLE_PROMPTS}].map(e => e.textContent)")
+        status = notebook.locator(".jp-Notebook-ExecutionIndicator").first.get_attribute("data-status")
+        raise AssertionError(f"Run All did not finish within 180 s; kernel status {status!r}; prompts {prompts}")
 
 
 def _hint_and_progress(page, base: str, token: str) -> None:
