@@ -74,7 +74,8 @@ def _stride2_padding(size: Sequence[int | None]) -> tuple[tuple[int, int], tuple
 
 
 def inverted_residual_block(x, expansion: int, filters: int, stride: int, alpha: float = 1.0,
-                            name: str = "block", bn_momentum: float = 0.999, hidden: int | None = None):
+                            name: str = "block", bn_momentum: float = 0.999, hidden: int | None = None,
+                            norm: type = keras.layers.BatchNormalization):
     """The MobileNetV2 block: expand 1x1 (ReLU6) -> depthwise 3x3 (ReLU6) -> linear project 1x1 (+ input).
 
     Args:
@@ -88,6 +89,7 @@ def inverted_residual_block(x, expansion: int, filters: int, stride: int, alpha:
         name: prefix of the layer names (``name + "_expand"``, ``"_depthwise"``, ``"_project"``, ...).
         bn_momentum: batch-norm momentum (Keras' MobileNetV2 uses 0.999; use ~0.9 for short trainings).
         hidden: the hidden width, if not ``t * C_in`` (a block whose expansion layer was channel-pruned).
+        norm: the batch-norm layer class (the capstone passes :class:`course_lib.pose.FusedBatchNorm`).
 
     Every convolution has no bias (the batch norm after it has one). The residual ``Add`` is used
     only when ``stride == 1`` and the output width equals ``C_in``. A stride-2 depthwise conv gets an
@@ -111,16 +113,16 @@ def inverted_residual_block(x, expansion: int, filters: int, stride: int, alpha:
     inputs = x
     if expansion != 1:
         x = keras.layers.Conv2D(int(hidden or expansion * in_channels), 1, padding="same", use_bias=False, name=f"{name}_expand")(x)
-        x = keras.layers.BatchNormalization(epsilon=1e-3, momentum=bn_momentum, name=f"{name}_expand_BN")(x)
+        x = norm(epsilon=1e-3, momentum=bn_momentum, name=f"{name}_expand_BN")(x)
         x = keras.layers.ReLU(6.0, name=f"{name}_expand_relu")(x)
     if stride == 2:
         x = keras.layers.ZeroPadding2D(_stride2_padding(x.shape[1:3]), name=f"{name}_pad")(x)
     x = keras.layers.DepthwiseConv2D(3, strides=stride, padding="same" if stride == 1 else "valid",
                                      use_bias=False, name=f"{name}_depthwise")(x)
-    x = keras.layers.BatchNormalization(epsilon=1e-3, momentum=bn_momentum, name=f"{name}_depthwise_BN")(x)
+    x = norm(epsilon=1e-3, momentum=bn_momentum, name=f"{name}_depthwise_BN")(x)
     x = keras.layers.ReLU(6.0, name=f"{name}_depthwise_relu")(x)
     x = keras.layers.Conv2D(out_channels, 1, padding="same", use_bias=False, name=f"{name}_project")(x)
-    x = keras.layers.BatchNormalization(epsilon=1e-3, momentum=bn_momentum, name=f"{name}_project_BN")(x)
+    x = norm(epsilon=1e-3, momentum=bn_momentum, name=f"{name}_project_BN")(x)
     # No activation here: the bottleneck is linear (a ReLU on few channels destroys information).
     if stride == 1 and in_channels == out_channels:
         x = keras.layers.Add(name=f"{name}_add")([inputs, x])

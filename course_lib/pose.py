@@ -37,7 +37,7 @@ import pandas as pd
 from . import mobilenet, prune, pvanet
 from .data import JOINTS, LIMBS, LIMB_SIDES, POSE_SIZE
 
-__all__ = ["JOINTS", "LIMBS", "upsample_nearest", "heatmaps", "decode", "bbox_size",
+__all__ = ["JOINTS", "LIMBS", "FusedBatchNorm", "upsample_nearest", "heatmaps", "decode", "bbox_size",
            "normalised_errors", "pck", "pck_table", "scores", "pck_by_visibility",
            "per_joint_table", "left_right_pairs", "swap_rate", "worst_cases", "residual_module",
            "stacked_hourglass", "inference_model", "stack_outputs", "hidden_widths", "channel_scores",
@@ -339,6 +339,35 @@ def worst_cases(pred, poses, k: int = 8) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- the network
+@keras.saving.register_keras_serializable(package="course_lib")
+class FusedBatchNorm(keras.layers.BatchNormalization):
+    """Keras' ``BatchNormalization`` whose training pass is TensorFlow's fused batch-norm kernel: one op.
+
+    Keras 3 builds batch norm in training from about ten small ops (the batch moments, the normalisation,
+    two moving-average updates) and their gradients; in an hourglass these are half of the training
+    step's graph. ``FusedBatchNormV3`` computes the same normalisation in one op with one gradient op, so
+    the step traces about twice as fast and runs slightly faster on a CPU. The one difference in the
+    arithmetic: the moving variance is updated with the unbiased batch variance (×n/(n−1), n = batch ×
+    height × width), as TensorFlow's kernel does. Inference (``training=False``) and frozen layers use
+    Keras' own path, so conversion to LiteRT sees the usual layer. Other layouts fall back to Keras."""
+
+    def call(self, inputs, training=None, mask=None):
+        import tensorflow as tf
+
+        fusable = (training is True and self.trainable and mask is None and self.scale and self.center
+                   and len(inputs.shape) == 4 and self.axis in (-1, 3) and inputs.dtype == "float32"
+                   and keras.backend.backend() == "tensorflow")
+        if not fusable:
+            return super().call(inputs, training=training, mask=mask)
+        y, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
+            x=inputs, scale=self.gamma.value, offset=self.beta.value, mean=self.moving_mean.value,
+            variance=self.moving_variance.value, epsilon=self.epsilon, exponential_avg_factor=1.0 - self.momentum,
+            data_format="NHWC", is_training=True)
+        self.moving_mean.assign(mean)            # the kernel already mixed them: momentum·old + (1−momentum)·batch
+        self.moving_variance.assign(variance)
+        return y
+
+
 def residual_module(x, filters: int, name: str, hidden: int | None = None):
     """Newell's residual module (pre-activation bottleneck): BN-ReLU-1x1 (filters/2), BN-ReLU-3x3
     (filters/2), BN-ReLU-1x1 (filters), plus the input (through a 1x1 convolution when the channel
@@ -354,7 +383,7 @@ def residual_module(x, filters: int, name: str, hidden: int | None = None):
     half = int(hidden) if hidden is not None else filters // 2
     y = x
     for i, (k, c) in enumerate(((1, half), (3, half), (1, filters))):
-        y = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn{i + 1}")(y)
+        y = FusedBatchNorm(momentum=0.9, name=f"{name}_bn{i + 1}")(y)
         y = keras.layers.ReLU(name=f"{name}_relu{i + 1}")(y)
         y = keras.layers.Conv2D(c, k, padding="same", name=f"{name}_conv{i + 1}")(y)
     skip = x if c_in == filters else keras.layers.Conv2D(filters, 1, name=f"{name}_skip")(x)
@@ -365,7 +394,7 @@ def _block(x, filters: int, name: str, block: str, expansion: int, hidden: Mappi
     if block == "residual":
         return residual_module(x, filters, name, hidden=hidden.get(name))
     return mobilenet.inverted_residual_block(x, expansion, filters, 1, name=name, bn_momentum=0.9,
-                                             hidden=hidden.get(name))
+                                             hidden=hidden.get(name), norm=FusedBatchNorm)
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
@@ -417,7 +446,7 @@ def _hourglass(x, depth: int, filters: int, name: str, make, taps: list):
 
 def _lin(x, filters: int, name: str):
     x = keras.layers.Conv2D(filters, 1, name=name)(x)
-    x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+    x = FusedBatchNorm(momentum=0.9, name=f"{name}_bn")(x)
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 
 
@@ -478,11 +507,11 @@ def stacked_hourglass(input_shape: Sequence[int] = (64, 64, 3), joints: int = 16
         if c0 % 2:
             raise ValueError(f"a CReLU stem needs an even stem width, got {c0}")
         x = keras.layers.Conv2D(c0 // 2, 7, strides=2, padding="same", name="stem_conv")(inputs)
-        x = keras.layers.BatchNormalization(momentum=0.9, name="stem_bn")(x)
+        x = FusedBatchNorm(momentum=0.9, name="stem_bn")(x)
         x = pvanet.CReLU(scale_shift=True, name="stem_crelu")(x)
     else:
         x = keras.layers.Conv2D(c0, 7, strides=2, padding="same", name="stem_conv")(inputs)
-        x = keras.layers.BatchNormalization(momentum=0.9, name="stem_bn")(x)
+        x = FusedBatchNorm(momentum=0.9, name="stem_bn")(x)
         x = keras.layers.ReLU(name="stem_relu")(x)
     x = make(x, "stem_block1", c1)
     x = keras.layers.MaxPooling2D(2, name="stem_pool")(x)

@@ -293,6 +293,53 @@ def _residual_params(c_in, c_out):
     return p + (c_in * c_out + c_out if c_in != c_out else 0)
 
 
+def test_fused_batch_norm_matches_keras_batch_norm():
+    """The hourglass's batch norm: the same output and gradients as Keras' layer in training; the moving
+    variance is updated with the unbiased batch variance (n/(n-1)); inference is Keras' own path; one op."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(2, 3, (4, 6, 5, 8)).astype("float32"))
+    upstream = tf.constant(rng.normal(size=x.shape).astype("float32"))
+    plain, fused = keras.layers.BatchNormalization(momentum=0.9), pose.FusedBatchNorm(momentum=0.9)
+    results = []
+    for layer in (plain, fused):
+        layer.build(x.shape)
+        layer.gamma.assign(np.linspace(0.5, 1.5, 8))
+        layer.beta.assign(np.linspace(-1, 1, 8))
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(y * upstream)
+        grads = tape.gradient(loss, [x] + layer.trainable_variables)
+        results.append([y, *grads, layer.moving_mean, layer.moving_variance])
+    for name, a, b in zip(("output", "dx", "dgamma", "dbeta", "moving mean"), results[0], results[1]):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), atol=2e-5, err_msg=name)
+    n = 4 * 6 * 5
+    update_plain = np.asarray(results[0][-1]) - 0.9      # moving variance starts at 1: 0.1 * batch variance
+    update_fused = np.asarray(results[1][-1]) - 0.9
+    np.testing.assert_allclose(update_fused, update_plain * n / (n - 1), rtol=1e-5)
+    twin = keras.layers.BatchNormalization(momentum=0.9)
+    twin.build(x.shape)
+    twin.set_weights(fused.get_weights())   # inference: Keras' arithmetic with the fused layer's statistics
+    np.testing.assert_allclose(np.asarray(fused(x, training=False)), np.asarray(twin(x, training=False)), atol=1e-6)
+    graph = tf.function(lambda z: fused(z, training=True)).get_concrete_function(x).graph
+    assert [op.type for op in graph.get_operations()].count("FusedBatchNormV3") == 1
+    frozen = pose.FusedBatchNorm(momentum=0.9)
+    frozen.build(x.shape)
+    frozen.trainable = False                 # a frozen layer normalises with its moving statistics
+    np.testing.assert_allclose(np.asarray(frozen(x, training=True)), np.asarray(frozen(x, training=False)))
+
+
+def test_hourglass_uses_fused_batch_norm_and_survives_from_config():
+    model = pose.stacked_hourglass(stacks=1, depth=1, features=16, stem_widths=(8, 16), block="inverted", expansion=2)
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert norms and all(isinstance(layer, pose.FusedBatchNorm) for layer in norms)
+    copy = keras.Model.from_config(model.get_config())
+    assert all(isinstance(layer, pose.FusedBatchNorm) for layer in copy.layers
+               if isinstance(layer, keras.layers.BatchNormalization))
+
+
 def test_newell_settings_give_the_published_parameter_count():
     """8 stacks, 256 features, 256x256 input, 16 joints: 25,434,112 trainable parameters, as the layer list
     of Newell's Torch code gives. The Fast Pose Distillation reference code reports 25.59 M because its
