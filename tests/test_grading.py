@@ -32,8 +32,8 @@ NOTEBOOKS = nbgrader_tag.notebook_paths()
 # copy's test too). They take about as long as nbval's runs, so they are graded in two halves of about equal time,
 # one per test module (this one and test_grading_second_half.py): `make test`'s two workers (--dist loadscope)
 # can then grade side by side instead of one worker grading all ten while the other runs nbval and the unit tests.
-SECOND_HALF = ("02", "04", "05", "06", "07", "08")
-RUN_BLANK = [p for p in NOTEBOOKS if not p.name.startswith(SECOND_HALF)]
+SECOND_HALF_PREFIXES = ("02", "04", "05", "06", "07", "08")   # graded by test_grading_second_half.py
+RUN_BLANK = [p for p in NOTEBOOKS if not p.name.startswith(SECOND_HALF_PREFIXES)]
 GRADED_EXAMPLE = "01_measuring_models"
 # One wrong answer for GRADED_EXAMPLE: conv2's MACs counted on the 28x28 input instead of its 14x14 output.
 WRONG_CELL, WRONG_SOURCE = "c3dd5400", "conv2_macs = 3 * 3 * 16 * 32 * 28 * 28\n"
