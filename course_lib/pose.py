@@ -28,7 +28,7 @@ Every position is ``(x, y)`` in image pixels: x to the right (a column), y down 
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import keras
 import numpy as np
@@ -810,7 +810,9 @@ def _adam_trainer(model: keras.Model, batch_size: int):
 
 def train(model: keras.Model, x: np.ndarray, poses: np.ndarray | None, epochs: int = 2,
           learning_rate: float = 4e-3, batch_size: int = 32, verbose: bool = True,
-          targets: np.ndarray | None = None) -> dict[str, list[float]]:
+          targets: np.ndarray | None = None, validation: tuple[np.ndarray, np.ndarray] | None = None,
+          alphas: Sequence[float] = (0.2, 0.1, 0.05),
+          on_epoch: Callable[[int, dict], None] | None = None) -> dict[str, list[float]]:
     """Train a heat-map model with intermediate supervision: every output learns the same target maps
     (mean squared error, summed over the stacks), Adam with a cosine decay of the learning rate to 0
     over the run. Returns ``{"loss": [mean training loss of each epoch]}``.
@@ -820,6 +822,10 @@ def train(model: keras.Model, x: np.ndarray, poses: np.ndarray | None, epochs: i
     global seed, so ``config.seed_everything`` makes a run repeatable). Every step sees a full batch:
     the last ``len(x) % batch_size`` images of each shuffle are left out, because a smaller batch
     would need a second compiled step. The step is compiled once per architecture (``_adam_trainer``).
+
+    ``validation=(x_val, poses_val)`` scores the last stack on those images after every epoch: the history
+    then also holds ``"val PCK@a"`` for each ``a`` in ``alphas`` (the learning curve). ``on_epoch(epoch,
+    history)`` is called after every epoch (a progress bar, say).
     """
     import tensorflow as tf
 
@@ -854,8 +860,15 @@ def train(model: keras.Model, x: np.ndarray, poses: np.ndarray | None, epochs: i
                         tf.constant(0.9 ** t, tf.float32), tf.constant(0.999 ** t, tf.float32))
             losses.append(float(loss))
         history["loss"].append(float(np.mean(losses)))
+        if validation is not None:
+            model.set_weights(twin.get_weights())
+            for key, value in scores(predict_joints(model, validation[0]), validation[1], alphas).items():
+                history.setdefault(f"val {key}", []).append(value)
         if verbose:
-            print(f"epoch {epoch + 1}/{epochs}: loss {history['loss'][-1]:.4f}")
+            val = "".join(f", val {k[4:]} {v[-1]:.3f}" for k, v in history.items() if k.startswith("val "))
+            print(f"epoch {epoch + 1}/{epochs}: loss {history['loss'][-1]:.4f}{val}")
+        if on_epoch is not None:
+            on_epoch(epoch, history)
     model.set_weights(twin.get_weights())
     return history
 
