@@ -8,7 +8,8 @@
 ``ask`` only prints: nothing else in your notebook changes. How far you went is remembered in your progress file
 (``progress.note_hint``), so asking again after a restart goes on where you were. The solution is read from the
 course's committed notebook (``practice.solution``), so it is always the one the tests run; an instructor can
-stop the ladder at hint 2 with ``COURSE_SHOW_SOLUTIONS=0``.
+stop the ladder at hint 2 with ``COURSE_SHOW_SOLUTIONS=0``, which holds for every way of asking. A wrong argument
+(an unknown exercise, a rung that is not 1, 2 or 3) prints one line saying what is accepted, never a traceback.
 
 Adding hints for a new exercise: one entry in :data:`HINTS` (09's in :data:`HINTS_09`), keyed by the exercise id
 ("NN ExK", K the number in the exercise's heading), a pair of strings ``(nudge, key formula or API)``. Rung 1 must
@@ -17,9 +18,12 @@ not give the answer away; rung 2 may name the formula or call but leaves the cod
 """
 from __future__ import annotations
 
+import numbers
+import re
+
 from . import config, practice, progress
 
-RUNGS = 3  # hint 1, hint 2, the reference solution
+RUNGS = progress.SOLUTION_RUNG  # hint 1, hint 2, the reference solution
 
 # ------------------------------------------------------------------------------ 00-08 (one pair per exercise)
 HINTS: dict[str, tuple[str, str]] = {
@@ -245,27 +249,100 @@ ALL: dict[str, tuple[str, str]] = {**HINTS, **HINTS_09}
 
 
 def ladder(exercise_id: str) -> list[str]:
-    """The three rungs of an exercise as text: hint 1, hint 2, the reference solution."""
+    """The three rungs of an exercise as text: hint 1, hint 2, the reference solution.
+
+    With ``COURSE_SHOW_SOLUTIONS=0`` the third rung says the solution is turned off instead of showing it.
+    """
     exercise = practice.find(exercise_id)
     first, second = ALL[exercise.id]
-    solution = (f"Reference solution of {exercise.id} (notebooks/{exercise.notebook}); it replaces the line "
-                f"`{practice.CODE_STUB}`:\n\n{exercise.solution}")
+    if config.solutions_shown():
+        solution = (f"Reference solution of {exercise.id} (notebooks/{exercise.notebook}); it replaces the line "
+                    f"`{practice.CODE_STUB}`:\n\n{exercise.solution}")
+    else:
+        solution = f"Your instructor has turned off showing the reference solution of {exercise.id}."
     return [f"Hint 1 of 2 for {exercise.id}: {first}", f"Hint 2 of 2 for {exercise.id}: {second}", solution]
 
 
+def _listing(ids: list[str]) -> str:
+    """Exercise ids listed compactly, one chapter at a time: ``00 Ex0, 01 Ex1–Ex4, 02 Ex1–Ex4, ...``."""
+    chapters: dict[str, list[str]] = {}
+    for exercise_id in ids:
+        chapters.setdefault(exercise_id[:2], []).append(exercise_id)
+    return ", ".join(group[0] if len(group) == 1 else f"{group[0]}–{group[-1].split()[1]}"
+                     for group in chapters.values())
+
+
+def _unknown_exercise(exercise_id: object) -> str:
+    """The one-line message for an argument that names no exercise: what is accepted (that notebook's, or all)."""
+    known = list(practice.exercises())
+    number = re.match(r"\s*(\d{1,2})(?!\d)", str(exercise_id))
+    chapter = [e for e in known if number and e[:2] == f"{int(number.group(1)):02d}"]
+    example = (chapter or known)[0]
+    if isinstance(exercise_id, str):
+        what = f"There is no exercise {exercise_id!r} in the course."
+    else:
+        what = f"hints.ask({exercise_id!r}): name the exercise as text, with its notebook's number."
+    which = f"Notebook {chapter[0][:2]}'s exercises are {', '.join(chapter)}" if chapter else \
+        f"The exercises are {_listing(known)}"
+    return f'{what} {which}: for example hints.ask("{example}").'
+
+
+def _exercise(exercise_id: object) -> practice.Exercise | None:
+    """The exercise ``exercise_id`` names, or None after printing which ids are accepted."""
+    if isinstance(exercise_id, str):
+        try:
+            return practice.find(exercise_id)
+        except KeyError:
+            pass
+    print(_unknown_exercise(exercise_id))
+    return None
+
+
+def _rungs_accepted(exercise_id: str, top: int) -> str:
+    """What the ``rung`` argument accepts, for a message: ``1, 2 or 3 (1 = hint 1, ...)``."""
+    names = "1 = hint 1, 2 = hint 2" + (", 3 = the reference solution" if top == RUNGS else
+                                        "; your instructor has turned off the reference solution")
+    numbers_accepted = "1, 2 or 3" if top == RUNGS else "1 or 2"
+    return f'{numbers_accepted} ({names}), or leave it out for the next one: hints.ask("{exercise_id}")'
+
+
+def _step(exercise_id: str, rung: object, seen: int, top: int) -> int | None:
+    """The rung to show: ``rung`` if it is one (1..top), else the next after ``seen``; None after a message.
+
+    The solution's rung asked for while solutions are turned off gives hint 2 again, with a line saying so.
+    """
+    if rung is None:
+        step = min(seen + 1, top)
+        if seen >= top and top < RUNGS:
+            print("Your instructor has turned off showing solutions. Hint 2 again:")
+        return step
+    if not isinstance(rung, numbers.Integral) or isinstance(rung, bool) or not 1 <= rung <= RUNGS:
+        print(f'hints.ask("{exercise_id}", {rung!r}): the rung is {_rungs_accepted(exercise_id, top)}.')
+        return None
+    if rung > top:
+        print("Your instructor has turned off showing solutions. Hint 2 again:")
+    return min(int(rung), top)
+
+
 def ask(exercise_id: str | None = None, rung: int | None = None) -> None:
-    """Print the next rung of an exercise's hint ladder (or rung 1, 2 or 3 when given)."""
+    """Print the next rung of an exercise's hint ladder (or rung 1, 2 or 3 when given).
+
+    Never raises for a learner's argument: an unknown exercise or a rung that is not 1..3 prints one line
+    saying what is accepted. With ``COURSE_SHOW_SOLUTIONS=0`` no call shows the reference solution.
+    """
     if exercise_id is None:
         exercise_id = progress.last_failed()
         if exercise_id is None:
             print('Which exercise? For example hints.ask("01 Ex2"): the notebook\'s number and the exercise\'s.')
             return
-    exercise = practice.find(exercise_id)
+    exercise = _exercise(exercise_id)
+    if exercise is None:
+        return
     seen = progress.hints_seen(exercise.id)
     top = RUNGS if config.solutions_shown() else RUNGS - 1
-    step = min(rung if rung is not None else seen + 1, top)
-    if rung is None and seen >= top and top < RUNGS:
-        print("Your instructor has turned off showing solutions. Hint 2 again:")
+    step = _step(exercise.id, rung, seen, top)
+    if step is None:
+        return
     print(ladder(exercise.id)[step - 1])
     if step < top:
         print(f'\n(Still stuck? hints.ask("{exercise.id}") again for '

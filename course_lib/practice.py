@@ -42,7 +42,7 @@ class Exercise:
 
     id: str
     notebook: str          # file name in notebooks/, e.g. "03_mobilenet_v2.ipynb"
-    title: str             # from the exercise's heading, shortened
+    title: str             # from the exercise's heading, whole (its first sentence when it is one)
     solution_cell: str     # cell ids
     checker_cell: str
     solution: str          # the code between the markers, as indented in the cell
@@ -54,11 +54,14 @@ class Exercise:
 
 
 def _title(match: re.Match | None, text: str) -> str:
+    """An exercise's title from its heading, whole: the heading's title, or the first sentence of its task."""
     if match is None:
         return ""
     title = next((g for g in match.groups()[1:] if g and g.strip()), "")
-    title = re.sub(r"[`*$\\]", "", title).strip(" .")
-    return title if len(title) <= 40 else title[:37].rstrip() + "..."
+    title = re.sub(r"[`*$\\]", "", title).strip()
+    if match.group(4):  # "**Exercise 1.** A sentence. More.": its first sentence, or what precedes its colon
+        title = re.split(r"(?<=[.?!])\s|:\s", title, maxsplit=1)[0]
+    return title.strip(" .,;:")
 
 
 def solution_region(source: str) -> str:

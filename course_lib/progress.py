@@ -29,6 +29,9 @@ FORMAT = 1          # bump when the file's layout changes (and teach :func:`load
 FILE_NAME = "progress.json"
 DONE, TRIED, NOT_STARTED = "done", "tried", "not started"
 _MARK = {DONE: "✅", TRIED: "✎", NOT_STARTED: "·"}
+SOLUTION_RUNG = 3   # the hint ladder's last rung, the reference solution (hints.RUNGS)
+SOLUTION_SHOWN = "solution shown"
+TITLE_WIDTH = 44    # the view's title column; a longer title goes on over the next lines, whole words
 _runs: dict[str, dict] = {}     # this kernel's current cell run per exercise (several checks = one try)
 _last_failed: list[str] = []    # the exercise whose check failed last in this kernel (hints.ask() without id)
 
@@ -217,7 +220,8 @@ def status(entry: dict | None) -> str:
 
 
 def rows() -> list[dict]:
-    """One row per exercise of the course, in order: chapter, exercise, title, status, last try, hints seen."""
+    """One row per exercise of the course, in order: chapter, exercise, title, status, last try, hints seen
+    (the number of rungs) and whether the reference solution was shown (the last rung)."""
     entries = load()
     table = []
     for exercise in practice.exercises().values():
@@ -226,12 +230,32 @@ def rows() -> list[dict]:
         table.append({"chapter": exercise.notebook.removesuffix(".ipynb"), "exercise": exercise.id,
                       "title": exercise.title, "status": status(entry),
                       "last try": last.replace("T", " ")[:16] if last else "",
-                      "result": entry.get("last_result", ""), "hints": int(entry.get("hints", 0))})
+                      "result": entry.get("last_result", ""), "hints": int(entry.get("hints", 0)),
+                      "solution shown": int(entry.get("hints", 0)) >= SOLUTION_RUNG})
     return table
 
 
+def _help_seen(row: dict) -> str:
+    """How much of the hint ladder a row's exercise used, for the view: "", "1 hint", "2 hints", "solution shown"."""
+    if row["solution shown"]:
+        return SOLUTION_SHOWN
+    return f"{row['hints']} hint{'s' if row['hints'] != 1 else ''}" if row["hints"] else ""
+
+
+def _row_lines(row: dict) -> list[str]:
+    """A row of the view; its full title, wrapped at whole words onto further lines when it is long."""
+    import textwrap
+
+    title = textwrap.wrap(row["title"], TITLE_WIDTH) or [""]
+    when = f"last try {row['last try']} ({row['result']})" if row["last try"] else ""
+    notes = ", ".join(note for note in (when, _help_seen(row)) if note)
+    first = f"  {_MARK[row['status']]} {row['exercise']:7s} {title[0]:{TITLE_WIDTH}s} {row['status']:11s} {notes}"
+    return [first.rstrip()] + [f"{'':12s}{more}" for more in title[1:]]
+
+
 def report() -> str:
-    """The progress view as text: each chapter's exercises as done, tried or not started, with the last try."""
+    """The progress view as text: each chapter's exercises as done, tried or not started, with the last try and
+    the hints seen ("2 hints", or "solution shown" once the reference solution was shown)."""
     file = path()
     try:
         table = rows()
@@ -239,17 +263,16 @@ def report() -> str:
         return (f"⚠️ Your progress file {problem}.\nIt is left as it is. Move it away to start afresh; otherwise "
                 f"the next exercise check moves it aside (to progress.unreadable-<date>.json) and starts a new one.")
     counts = {s: sum(r["status"] == s for r in table) for s in (DONE, TRIED, NOT_STARTED)}
+    solutions = sum(r["solution shown"] for r in table)
     lines = [f"Your progress ({_shown(file)}): {counts[DONE]} of {len(table)} exercises done, "
-             f"{counts[TRIED]} tried, {counts[NOT_STARTED]} not started."]
+             f"{counts[TRIED]} tried, {counts[NOT_STARTED]} not started"
+             + (f"; reference solution shown for {solutions}." if solutions else ".")]
     chapter = None
     for r in table:
         if r["chapter"] != chapter:
             chapter = r["chapter"]
             lines.append(f"\n{chapter}")
-        when = f"last try {r['last try']} ({r['result']})" if r["last try"] else ""
-        hints = f", {r['hints']} hint{'s' if r['hints'] != 1 else ''}" if r["hints"] else ""
-        lines.append(f"  {_MARK[r['status']]} {r['exercise']:7s} {r['title'][:40]:40s} {r['status']:11s} "
-                     f"{when}{hints}".rstrip())
+        lines.extend(_row_lines(r))
     return "\n".join(lines)
 
 
