@@ -16,8 +16,9 @@ What it does, every start (cheap and idempotent):
      notebooks as committed, reference solutions and outputs included (for presenters and for reading).
 
    A copy the learner has not changed is refreshed when the course's notebook changes (``git pull``); a copy
-   the learner changed is kept, and a message says where the new version is. ``DIR/.course-versions.json``
-   records the hash of what was written for each copy.
+   the learner changed is never overwritten: the course's new version is written beside it, as
+   ``NN_name.new.ipynb`` (``NN_name.new-2.ipynb`` when the learner changed that one too), and one line names
+   it. ``DIR/.course-versions.json`` records the hash of what was written for each file.
 2. Trust. Copies written by this script are *trusted* for this user (their signature goes into
    Jupyter's signature database, ``nbsignatures.db`` in the Jupyter data folder; the file itself is
    not modified), so stored widgets render as widgets rather than as text.
@@ -33,10 +34,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib
+import itertools
 import json
 import os
 import sys
 import types
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -106,8 +109,9 @@ def prepare_copies(workdir: Path, source: Path = COURSE_NOTEBOOKS,
     """Create or refresh working copies (``kind``: "practice" or "reference") of the course's notebooks in ``workdir``.
 
     Returns the copies identical to the course's version (new, refreshed or untouched: the ones to
-    trust) and messages for the learner. A copy whose content differs from the course version it was
-    made from (the learner's work) is never overwritten.
+    trust; the ``.new.ipynb`` files among them) and messages for the learner. A copy whose content differs
+    from the course version it was made from (the learner's work) is never overwritten: when the course
+    changed it, its new version goes beside it (:func:`write_new_version`).
     """
     originals = sorted(source.glob("*.ipynb"))
     if not originals:
@@ -129,16 +133,47 @@ def prepare_copies(workdir: Path, source: Path = COURSE_NOTEBOOKS,
                 continue
             if copy_hash != recorded:  # the learner's own work: keep it
                 if recorded != course_hash:
-                    new = f"notebooks/{original.name}" if kind == "reference" else \
-                        f"the {kind} copy of notebooks/{original.name}"
-                    messages.append(f"{copy.name}: kept your changes; the course's current version is {new} "
-                                    "(delete your copy to get it).")
+                    new = write_new_version(workdir, copy.name, content, manifest)
+                    pristine.append(new)
+                    messages.append(new_version_message(copy.name, new))
                 continue
         copy.write_bytes(content)
         manifest[original.name] = course_hash
         pristine.append(copy)
     manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return pristine, messages
+
+
+def new_version_names(name: str) -> Iterator[str]:
+    """The names for the course's new version of copy ``name``: ``NN_x.new.ipynb``, ``NN_x.new-2.ipynb``, ..."""
+    stem = Path(name).stem
+    return (f"{stem}.new.ipynb" if n == 1 else f"{stem}.new-{n}.ipynb" for n in itertools.count(1))
+
+
+def write_new_version(workdir: Path, name: str, content: bytes, manifest: dict) -> Path:
+    """Write the course's new version of the copy ``name`` beside it (the copy is the learner's); return its path.
+
+    It goes to ``NN_x.new.ipynb``, or, when that file is the learner's too (it differs from what this script
+    wrote there), to the first of ``NN_x.new-2.ipynb``, ``-3``, ... that is free, already this content, or
+    a file this script wrote and nobody changed since. No file the learner changed is ever overwritten.
+    """
+    course_hash = hashlib.sha256(content).hexdigest()
+    for candidate in (workdir / n for n in new_version_names(name)):
+        current = _sha256(candidate) if candidate.exists() else None
+        if current in (None, course_hash, manifest.get(candidate.name)):
+            if current != course_hash:
+                candidate.write_bytes(content)
+            manifest[candidate.name] = course_hash
+            return candidate
+    raise AssertionError("not reached: new_version_names never ends")
+
+
+def new_version_message(name: str, new: Path) -> str:
+    """The line saying where the course's new version of the learner's changed copy ``name`` is."""
+    first = next(new_version_names(name))
+    also = "" if new.name == first else f" ({first} has changes of yours too, so it is kept as well)"
+    return (f"{name}: the course changed this notebook and you changed your copy, so your copy is kept as it is; "
+            f"the course's new version is beside it, in {new.name}{also}.")
 
 
 def main(argv: list[str] | None = None) -> int:

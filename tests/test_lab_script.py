@@ -39,8 +39,9 @@ def test_copies_are_made_refreshed_and_never_overwrite_the_learners_work(lab, tm
     (work / "01_x.ipynb").write_text((work / "01_x.ipynb").read_text().replace("two", "my answer"))
     _course(tmp_path, "three")  # the course changes again; the learner's copy is kept, with a message
     pristine, messages = lab.prepare_copies(work, source)
-    assert pristine == [] and "my answer" in (work / "01_x.ipynb").read_text()
-    assert len(messages) == 1 and "kept your changes" in messages[0] and "01_x.ipynb" in messages[0]
+    assert pristine == [work / "01_x.new.ipynb"] and "my answer" in (work / "01_x.ipynb").read_text()
+    assert (work / "01_x.new.ipynb").read_bytes() == (source / "01_x.ipynb").read_bytes()
+    assert len(messages) == 1 and "your copy is kept" in messages[0] and "in 01_x.new.ipynb." in messages[0]
 
 
 def test_trust_signs_without_modifying_the_file(lab, tmp_path):
@@ -112,9 +113,44 @@ def test_practice_copies_are_blank_follow_the_course_and_keep_the_learners_work(
     nbformat.write(copy, work / "01_x.ipynb")
     _exercise_course(tmp_path, answer="x = 3 - 2")
     pristine, messages = lab.prepare_copies(work, source, kind="practice")
-    assert pristine == [] and "x = 1" in (work / "01_x.ipynb").read_text()
-    assert len(messages) == 1 and "kept your changes" in messages[0] and "practice copy" in messages[0]
+    assert pristine == [work / "01_x.new.ipynb"] and "x = 1" in (work / "01_x.ipynb").read_text()
+    new = nbformat.read(work / "01_x.new.ipynb", as_version=4)  # the course's new practice copy, blank
+    assert new.cells[1].source == "x = None\npass  # YOUR CODE HERE" and "3 - 2" not in json.dumps(new)
+    assert len(messages) == 1 and "01_x.ipynb: " in messages[0] and "in 01_x.new.ipynb." in messages[0]
 
     reference = tmp_path / "reference"  # make lab COPY=reference: the notebook itself, in its own folder
     lab.prepare_copies(reference, source, kind="reference")
     assert (reference / "01_x.ipynb").read_bytes() == (source / "01_x.ipynb").read_bytes()
+
+
+def test_the_courses_new_version_goes_beside_the_learners_copy_and_never_over_a_changed_file(lab, tmp_path):
+    source, work = _course(tmp_path), tmp_path / "work"
+    lab.prepare_copies(work, source)
+    mine = (work / "01_x.ipynb").read_text().replace("one", "my answer")
+    (work / "01_x.ipynb").write_text(mine)
+    assert lab.prepare_copies(work, source) == ([], [])  # the course has not changed: nothing to say
+
+    _course(tmp_path, "two")
+    pristine, messages = lab.prepare_copies(work, source)
+    new = work / "01_x.new.ipynb"
+    assert pristine == [new] and "two" in new.read_text() and (work / "01_x.ipynb").read_text() == mine
+    assert messages == [lab.new_version_message("01_x.ipynb", new)] and "\n" not in messages[0]
+    assert lab.prepare_copies(work, source) == ([new], messages)  # every start says it again, changes nothing
+
+    _course(tmp_path, "three")  # an untouched .new.ipynb (the script's own) follows the course
+    assert lab.prepare_copies(work, source)[0] == [new] and "three" in new.read_text()
+
+    edited_new = new.read_text().replace("three", "my notes")  # the learner works in the .new copy too
+    new.write_text(edited_new)
+    _course(tmp_path, "four")
+    pristine, messages = lab.prepare_copies(work, source)
+    second = work / "01_x.new-2.ipynb"
+    assert pristine == [second] and "four" in second.read_text() and new.read_text() == edited_new
+    assert "in 01_x.new-2.ipynb (01_x.new.ipynb has changes of yours too" in messages[0]
+    assert (work / "01_x.ipynb").read_text() == mine
+
+    second.write_text("my own file")  # and in that one: the next free name, every changed file kept
+    _course(tmp_path, "five")
+    pristine, _ = lab.prepare_copies(work, source)
+    assert pristine == [work / "01_x.new-3.ipynb"] and second.read_text() == "my own file"
+    assert new.read_text() == edited_new and (work / "01_x.ipynb").read_text() == mine
