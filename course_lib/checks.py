@@ -243,12 +243,38 @@ def _input_history() -> list[str] | None:
     return [f"{raw}\n\x00\n{parsed}" for raw, parsed in zip(hm.input_hist_raw, hm.input_hist_parsed)]
 
 
+def _transformed(source: str) -> str:
+    """``source`` as IPython compiles it (line magics such as ``%time`` become ``get_ipython()`` calls)."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        return TransformerManager().transform_cell(source)
+    except Exception:  # noqa: BLE001 - no IPython, or a cell it cannot transform: compare the text as it is
+        return source
+
+
+def _compiled_versions(entry: str) -> set[str]:
+    """The texts a history entry (raw and parsed cell) may have compiled a function from, stripped.
+
+    The cell itself, and, under a first-line cell magic such as ``%%capture``, which runs the rest of the
+    cell as a cell of its own, that body as typed and as IPython transforms it (its line magics).
+    """
+    versions = set()
+    for part in entry.split("\n\x00\n"):
+        first, _, body = part.strip().partition("\n")
+        versions.add(part.strip())
+        if first.startswith("%%"):
+            versions |= {body.strip(), _transformed(body).strip()}
+    return versions
+
+
 def stale_function(fn: Callable, history: list[str] | None = None) -> str:
     """Why ``fn`` is not the definition from the last run of its cell ("" when it is, or when unknown).
 
     When the last run of the cell that defines ``fn`` raised before the ``def`` (a syntax error
     after deleting a body, say), the kernel keeps the older function, often the reference solution.
-    The source the function was compiled from is compared with the last cell run that defines it.
+    The source the function was compiled from is compared with the last cell run that defines it (its body
+    when the cell starts with a cell magic such as ``%%capture``).
     """
     name = getattr(fn, "__name__", "")
     code = getattr(fn, "__code__", None)
@@ -263,7 +289,7 @@ def stale_function(fn: Callable, history: list[str] | None = None) -> str:
     pattern = re.compile(rf"^\s*(def\s+{re.escape(name)}\s*\(|{re.escape(name)}\s*=(?!=))", re.M)
     for entry in reversed(history[:-1] if len(history) > 1 else history):  # not the checker's own cell
         if pattern.search(entry):
-            if defining in (part.strip() for part in entry.split("\n\x00\n")):
+            if defining in _compiled_versions(entry):
                 return ""
             return (f"`{name}` in the kernel is not the one your cell defines now: the last run of the cell "
                     f"that defines it did not reach the `def` (did it end with an error?), so an older "

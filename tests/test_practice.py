@@ -295,3 +295,18 @@ def test_exercise_titles_are_whole_and_the_view_shows_them_whole(results_dir):
         block += itertools.takewhile(lambda line: line.startswith(" " * 12), lines[first + 1:])
         assert " ".join(" ".join(block).split()) == exercise.title, lines[first:first + 3]
         assert all(len(part.strip()) <= progress.TITLE_WIDTH for part in block)
+
+
+# ------------------------------------------------------------------------------------------- stale definitions
+@pytest.mark.parametrize("magics", ["%%capture", "%%capture out --no-stderr\n%precision 3", "%precision 3", ""],
+                         ids=["capture", "capture-and-line-magic", "line-magic", "none"])
+def test_a_definition_in_a_cell_with_magics_is_not_stale_until_its_cell_fails(shell, magics):
+    def stale() -> str:
+        _run(shell, "why = checks.stale_function(my_double)")
+        return shell.user_ns["why"]
+
+    _run(shell, f"{magics}\ndef my_double(x):\n    %time y = 1\n    return 2 * x".lstrip())
+    assert shell.user_ns["my_double"](2) == 4 and stale() == ""
+    broken = f"{magics}\ndef my_double(x):\n    return (".lstrip()  # a syntax error: the old definition stays
+    assert shell.run_cell(broken, store_history=True).error_before_exec or magics.startswith("%%")
+    assert "older definition is still in memory" in stale()
