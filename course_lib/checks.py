@@ -70,13 +70,18 @@ class CheckResults(list):
         pass
 
 
-def _report(passed: bool, name: str, detail: str = "", hint: str = "") -> CheckResult:
+def _report(passed: bool, name: str, detail: str = "", hint: str = "", expected: str = "",
+            reveal: bool = False) -> CheckResult:
+    """Print and return a verdict. ``expected`` (the answer, as text) is shown on a failure only with
+    ``reveal=True`` or once the learner has asked for hint 2 of this exercise (:func:`hint_rung_asked`)."""
     if passed:
         message = f"{PASS} {name}: correct. {detail}".rstrip()
     else:
         message = f"{FAIL} {name}: not yet. {detail}"
         if hint:
             message += f"\n   Hint: {hint}"
+        if expected and (reveal or hint_rung_asked() >= REVEAL_FROM_RUNG):
+            message += f"\n   The expected answer: {expected}"
     if not _lenient_depth:  # a check run by an exercise's checker cell: record it (progress.checked)
         message += _record_progress(passed)
     print(message)
@@ -90,6 +95,22 @@ def _record_progress(passed: bool) -> str:
     from . import progress  # met in 00 too; progress never imports checks
 
     return progress.checked(passed)
+
+
+REVEAL_FROM_RUNG = 2  #: a failed check shows the expected value once hint 2 of its exercise was shown
+
+
+def hint_rung_asked() -> int:
+    """The highest rung of the hint ladder shown for the exercise whose checker cell is running
+    (``progress.hints_seen``); 0 outside an exercise's checker cell or when that cannot be told."""
+    from . import practice, progress  # met in 00; neither imports checks
+
+    try:
+        cell = progress._running_cell()  # noqa: SLF001 - the same lookup progress.checked makes
+        exercise = practice.exercise_of_cell(cell[0]) if cell else None
+        return progress.hints_seen(exercise.id) if exercise is not None else 0
+    except Exception:  # noqa: BLE001 - never let the progress file break a check
+        return 0
 
 
 # ------------------------------------------------------------------------------------------ describing
@@ -144,9 +165,25 @@ def _abridge(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def show_number(x) -> str:
+    """A number for a message: a whole number as an integer with separators (``7,325,696``, never
+    ``7.3257e+06``), any other with 6 significant digits, or more when they are needed to show it exactly."""
+    v = float(x)
+    if math.isfinite(v) and v.is_integer() and abs(v) < 1e16:
+        return f"{int(v):,}"
+    for digits in range(6, 16):  # 851,967.5 stays 851,967.5: a rounded text could look like the answer
+        text = f"{v:,.{digits}g}"
+        if not math.isfinite(v) or float(text.replace(",", "")) == v:
+            return text
+    return text
+
+
 def format_pair(expected, got) -> tuple[str, str]:
-    """``expected`` and ``got`` as text with enough significant digits that unequal numbers look unequal."""
+    """``expected`` and ``got`` as text with enough significant digits that unequal numbers look unequal
+    (whole numbers as integers)."""
     e, g = float(expected), float(got)
+    if all(math.isfinite(v) and v.is_integer() and abs(v) < 1e16 for v in (e, g)):
+        return show_number(e), show_number(g)
     for digits in range(6, 18):
         es, gs = f"{e:,.{digits}g}", f"{g:,.{digits}g}"
         if es != gs or e == g:
@@ -155,9 +192,79 @@ def format_pair(expected, got) -> tuple[str, str]:
 
 
 def _fmt(x) -> str:
-    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
-        return f"{int(x):,}"
-    return f"{float(x):,.6g}"
+    return show_number(x)
+
+
+# ------------------------------------------------------------------------------------------ diagnosing
+def _decimals(value: float) -> int | None:
+    """Decimal places of the shortest text of ``value`` (``0.356`` -> 3), None in exponent notation."""
+    text = repr(float(value))
+    if "e" in text or "inf" in text or "nan" in text:
+        return None
+    return len(text.split(".")[1].rstrip("0")) if "." in text else 0
+
+
+def too_few_digits(value: float, expected: float) -> bool:
+    """Whether ``value`` is ``expected`` rounded (or cut) to fewer digits: 7.9 for 7.8904, 0.356 for 0.35556."""
+    v, e = float(value), float(expected)
+    if v == e or v == 0 or not (math.isfinite(v) and math.isfinite(e)):
+        return False
+    near = lambda c: math.isclose(v, c, rel_tol=1e-12, abs_tol=1e-15)  # noqa: E731
+    d = _decimals(v)
+    if d is not None and d <= 6 and (near(round(e, d)) or near(math.trunc(e * 10 ** d) / 10 ** d)):
+        return True
+    return any(near(float(f"{e:.{k}g}")) for k in range(1, 7))
+
+
+def relation(value: float, expected: float, factors: dict[float, str] | None = None) -> str:
+    """How a wrong number stands to the expected one, in words that do not state it: "too large by a
+    factor 2", "too small by a factor Df²" (a named factor of ``factors``), "the sign is wrong",
+    "close, but too small", "too large"."""
+    v, e = float(value), float(expected)
+    side = "too large" if abs(v) > abs(e) else "too small"
+    if e == 0 or v == 0:
+        return "too large" if v > e else "too small"
+    ratio = v / e
+    if math.isclose(ratio, -1.0, rel_tol=1e-6):
+        return "the sign is wrong"
+    if ratio < 0:
+        return f"the sign is wrong, and the size is {side}"
+    big = max(ratio, 1 / ratio)
+    for factor, label in (factors or {}).items():
+        if math.isclose(big, float(factor), rel_tol=1e-6):
+            return f"{side} by a factor {label}"
+    if round(big) >= 2 and math.isclose(big, round(big), rel_tol=1e-9) and big <= 1e6:
+        return f"{side} by a factor {round(big)}"
+    if 0.8 < ratio < 1.25:
+        return f"close, but {side}"
+    return side
+
+
+def _why_number(value: float, expected: float, factors: dict[float, str] | None = None) -> str:
+    """"close: keep more digits" for a rounded answer, else :func:`relation`."""
+    return "close: keep more digits" if too_few_digits(value, expected) else relation(value, expected, factors)
+
+
+def _array_relation(got: np.ndarray, expected: np.ndarray) -> str:
+    """One sentence for a pattern in a wrong array (every value rounded, scaled or negated), or ""."""
+    g, e = got.astype(np.float64).ravel(), expected.astype(np.float64).ravel()
+    if not np.all(np.isfinite(g)) or g.size < 2:
+        return ""
+    differ = g != e
+    if differ.any() and all(too_few_digits(a, b) for a, b in zip(g[differ], e[differ])):
+        return "close: keep more digits"
+    nonzero = e != 0
+    if nonzero.any() and np.allclose(g[~nonzero], 0):
+        ratio = g[nonzero] / e[nonzero]
+        if np.allclose(ratio, ratio[0], rtol=1e-6, atol=0):
+            c = float(ratio[0])
+            if c > 0:
+                return f"every value is {relation(c, 1.0)}"
+            size = "" if math.isclose(c, -1.0, rel_tol=1e-6) else f", and its size is {relation(-c, 1.0)}"
+            return f"every value has the wrong sign{size}"
+    if np.allclose(np.abs(g), np.abs(e), rtol=1e-6, atol=1e-12):
+        return "the sizes are right, but some signs are not"
+    return ""
 
 
 # ------------------------------------------------------------------------------------------ coercion
@@ -309,44 +416,54 @@ def check(condition: bool, name: str, failure: str, hint: str = "") -> CheckResu
     return _report(bool(condition), name, "" if condition else failure, hint)
 
 
-def check_int(name: str, got, expected: int, hint: str = "", factor: bool = True) -> CheckResult:
+def check_int(name: str, got, expected: int, hint: str = "", factor: bool = True,
+              factors: dict[float, str] | None = None, reveal: bool = False) -> CheckResult:
     """Exact integer answer (counts: parameters, MACs, bytes; or an index / zero point with ``factor=False``).
 
     An integral float (``1000.0``) is accepted; strings, booleans, fractions and containers are not.
-    ``factor`` adds "off by a factor" to the message, meaningful for counts only.
+    A wrong count is told how it is off ("too large by a factor 4", or a factor named in ``factors``,
+    e.g. ``{196: "Df² = 14²"}``) but not the expected count, which shows only with ``reveal=True`` or
+    from hint 2 on; ``factor=False`` (indices, codes) says only that it is not the one asked for.
     """
     if (res := _missing(name, got)) is not None:
         return res
     expected = int(expected)
+    answer = show_number(expected)
     value, problem = _number_problem(got, integer=True)
     if problem:
-        return _report(False, name, problem, hint)
+        return _report(False, name, problem, hint, answer, reveal)
     if value is None:  # a fraction
-        exp_s, got_s = format_pair(expected, float(_scalar(got)))
-        return _report(False, name, f"Expected the whole number {exp_s}, got {got_s}, which is not a whole "
-                       "number.", hint or "Round, or use integer arithmetic (// instead of /).")
+        return _report(False, name, f"You gave {show_number(float(_scalar(got)))}, which is not a whole number.",
+                       hint or "Round, or use integer arithmetic (// instead of /).", answer, reveal)
     value = int(value)
     if value != expected:
-        ratio = value / expected if expected else 0.0
-        extra = ""
-        if factor and expected and value and ratio > 0 and not 0.8 < ratio < 1.25:
-            extra = f" (off by a factor {ratio:.3g})"
-        elif abs(value - expected) < max(1, abs(expected)) * 0.25 or not factor:
-            extra = f" (off by {value - expected:+,})"
-        return _report(False, name, f"Expected {expected:,}, got {value:,}{extra}.", hint)
-    return _report(True, name, f"{expected:,}")
+        if not factor:
+            why = f"You gave {value:,}, which is not the one asked for."
+        elif too_few_digits(value, expected):
+            why = f"You gave {value:,}: close, but rounded. Give the exact count."
+        else:
+            why = f"You gave {value:,}, which is {relation(value, expected, factors)}."
+        return _report(False, name, why, hint, answer, reveal)
+    return _report(True, name, answer)
 
 
-def check_close(name: str, got, expected: float, rtol: float = 1e-6, atol: float = 0.0, hint: str = "") -> CheckResult:
-    """A number equal to ``expected`` within ``rtol`` (relative) or ``atol`` (absolute)."""
+def check_close(name: str, got, expected: float, rtol: float = 1e-6, atol: float = 0.0, hint: str = "",
+                factors: dict[float, str] | None = None, reveal: bool = False) -> CheckResult:
+    """A number equal to ``expected`` within ``rtol`` (relative) or ``atol`` (absolute).
+
+    Set the tolerance to the precision the exercise asks for (``atol=0.005`` for "two decimals"). A
+    wrong answer is told how it is off (:func:`relation`; "close: keep more digits" when it is the
+    answer rounded too far), never the expected value, which shows only with ``reveal=True`` or from
+    hint 2 on."""
     if (res := _missing(name, got)) is not None:
         return res
+    answer = show_number(expected)
     value, problem = _number_problem(got)
     if problem:
-        return _report(False, name, problem, hint)
+        return _report(False, name, problem, hint, answer, reveal)
     if not np.isclose(float(value), float(expected), rtol=rtol, atol=atol):
-        exp_s, got_s = format_pair(expected, value)
-        return _report(False, name, f"Expected about {exp_s}, got {got_s}.", hint)
+        why = _why_number(value, expected, factors)
+        return _report(False, name, f"You gave {show_number(value)}: {why}.", hint, answer, reveal)
     return _report(True, name)
 
 
@@ -380,7 +497,8 @@ def _show(a, limit: int = 12) -> str:
 
 
 def _compare_arrays(got, expected, rtol: float, atol: float, dtype=None, args: Sequence = ()) -> str:
-    """"" when ``got`` matches ``expected``; otherwise a message saying how it differs."""
+    """"" when ``got`` matches ``expected``; otherwise a message saying how it differs (its type, shape,
+    dtype, which values and how), never the expected values."""
     exp_arr = np.asarray(expected)
     if exp_arr.dtype.kind not in "biuf":
         exp_arr = exp_arr.astype(np.float64)
@@ -390,7 +508,8 @@ def _compare_arrays(got, expected, rtol: float, atol: float, dtype=None, args: S
     if got_arr.shape != exp_arr.shape:
         what = "a single number" if exp_arr.ndim == 0 else f"shape {exp_arr.shape}"
         given = "a single number" if got_arr.ndim == 0 else f"shape {got_arr.shape}"
-        return f"Expected {what}, got {given}" + (f": {_show(got)}." if got_arr.size <= 12 else ".")
+        turned = " (transposed?)" if got_arr.ndim > 1 and got_arr.shape == exp_arr.shape[::-1] else ""
+        return f"Expected {what}, got {given}{turned}" + (f": {_show(got)}." if got_arr.size <= 12 else ".")
     if dtype is not None and got_arr.dtype != np.dtype(dtype):
         return (f"Expected {np.dtype(dtype)} values, got {got_arr.dtype} "
                 f"({_show(got)}); the answer must be {np.dtype(dtype)} codes, not just their values.")
@@ -400,29 +519,35 @@ def _compare_arrays(got, expected, rtol: float, atol: float, dtype=None, args: S
     if not bad.any():
         return ""
     if exp_arr.ndim == 0:
-        exp_s, got_s = format_pair(e, g)
-        return f"expected {exp_s}, got {got_s}."
+        return f"got {_fmt(g)}: {_why_number(g, e) if np.isfinite(g) else 'not a finite number'}."
     first = tuple(int(i) for i in np.argwhere(bad)[0])
-    exp_s, got_s = format_pair(e[first], g[first]) if np.isfinite(g[first]) else (_fmt(e[first]), str(g[first]))
     where = f"index {first if len(first) > 1 else first[0]}"
     for a in args:  # an input of the same shape (elementwise functions): show its value there
         if np.shape(a) == exp_arr.shape and np.asarray(a).dtype.kind in "iuf":
             where += f" (input {_fmt(np.asarray(a)[first])})"
             break
-    whole = f" Expected {_show(exp_arr)}, got {_show(got_arr)}." if exp_arr.size <= 12 else ""
-    return (f"{int(bad.sum())} of {bad.size} values differ; first at {where}: expected {exp_s}, got {got_s}."
-            f"{whole}")
+    value = g[first]
+    why = _array_relation(g, e) or (_why_number(value, e[first]) if np.isfinite(value) else "not a finite number")
+    shown = _fmt(value) if np.isfinite(value) else str(value)
+    return f"{int(bad.sum())} of {bad.size} values differ; the first at {where}: you have {shown} ({why})."
+
+
+def _expected_text(expected) -> str:
+    """The expected answer of an array check as text (for ``reveal``): small arrays in full."""
+    arr = np.asarray(expected)
+    return _show(expected) if arr.size <= 12 else f"an array of shape {arr.shape} (too large to print)"
 
 
 def check_array(name: str, got, expected, rtol: float = 1e-5, atol: float = 1e-6, hint: str = "",
-                dtype=None) -> CheckResult:
+                dtype=None, reveal: bool = False) -> CheckResult:
     """An array with the expected shape and values (within tolerances); with ``dtype``, also that dtype
-    (e.g. ``np.int8`` where integer codes are asked for, so float values that happen to match fail)."""
+    (e.g. ``np.int8`` where integer codes are asked for, so float values that happen to match fail).
+    The expected values show only with ``reveal=True`` or from hint 2 on."""
     if (res := _missing(name, got)) is not None:
         return res
     problem = _compare_arrays(got, expected, rtol, atol, dtype)
     if problem:
-        return _report(False, name, problem[0].upper() + problem[1:], hint)
+        return _report(False, name, problem[0].upper() + problem[1:], hint, _expected_text(expected), reveal)
     return _report(True, name)
 
 
@@ -443,9 +568,10 @@ def check_shape(name: str, got_shape: Sequence[int | None], expected: Sequence[i
 
 
 def check_function(name: str, fn: Callable, cases: Sequence[tuple[tuple, object]], rtol: float = 1e-6,
-                   atol: float = 1e-9, hint: str = "", dtype=None) -> CheckResult:
+                   atol: float = 1e-9, hint: str = "", dtype=None, reveal: bool = False) -> CheckResult:
     """Call ``fn(*args)`` for each ``(args, expected)`` case; report the first case that fails with
-    its input, the expected and the received output. ``dtype`` requires results of that dtype."""
+    its input and what was wrong with the output. ``dtype`` requires results of that dtype. The
+    expected output shows only with ``reveal=True`` or from hint 2 on."""
     if (res := _missing(name, fn)) is not None:
         return res
     if not callable(fn):
@@ -465,5 +591,6 @@ def check_function(name: str, fn: Callable, cases: Sequence[tuple[tuple, object]
                            "missing?", hint)
         problem = _compare_arrays(got, expected, rtol, atol, dtype, args)
         if problem:
-            return _report(False, name, f"Called with ({shown}): {problem}", hint)
+            return _report(False, name, f"Called with ({shown}): {problem}", hint,
+                           f"{_expected_text(expected)} for ({shown})", reveal)
     return _report(True, name, f"all {len(cases)} test cases pass.")

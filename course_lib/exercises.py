@@ -21,6 +21,13 @@ from .checks import (CheckResult, CheckResults, _compare_arrays, _missing, _numb
                      _show, _stale, check, check_close, check_int, describe, format_pair)
 
 
+# ---------------------------------------------------------------------------- 00 · welcome
+def check_weight_bytes(weight_bytes) -> CheckResult:
+    """00 Ex0: the bytes of 1,000 float32 weights."""
+    return check_int("bytes of 1,000 float32 weights", weight_bytes, 1000 * 4, factors={4: "4 (bytes per float32)"},
+                     hint="How many bytes does one float32 number take?")
+
+
 # ---------------------------------------------------------------------------- 01 · measuring models
 @contextlib.contextmanager
 def _virtual_clock(clock: list[float]) -> Iterator[None]:
@@ -73,6 +80,52 @@ def _timer_slips(timed: list[float]) -> list[tuple[float, str]]:
             (max(timed), "that is the slowest timed call (max)")]
 
 
+#: The further runs of the timer check: (warm-up count, ms of each call in order, number of inputs). Their
+#: counts differ from the first run's 3 and 7, so a timer that hard-codes them fails; their medians are odd-sized.
+TIMER_MORE_RUNS = ((1, [40, 12, 3, 45, 7, 9], 3), (4, [30, 30, 30, 30, 5, 2, 25, 11, 4], 5))
+
+
+def _run_timer(timer: Callable, warmup: int, pattern_ms: list[float], n_inputs: int) -> tuple[object, list[int]]:
+    """Call ``timer`` on a fake model whose calls take ``pattern_ms`` in turn (wall clocks follow it
+    exactly, and it really sleeps); return the timer's result and the input index of every call."""
+    import time
+
+    calls: list[int] = []
+    clock = [1000.0]
+    sleep = time.sleep
+
+    def fake_model(x):
+        calls.append(int(np.asarray(x).ravel()[0]))
+        ms = pattern_ms[min(len(calls) - 1, len(pattern_ms) - 1)]
+        clock[0] += ms / 1000
+        sleep(ms / 1000)
+
+    inputs = [np.full(3, i, np.float32) for i in range(n_inputs)]
+    with _virtual_clock(clock):
+        got = timer(fake_model, inputs, warmup, len(pattern_ms) - warmup)
+    return got, calls
+
+
+def _timer_calls_problem(calls: list[int], warmup: int, repeats: int, n_inputs: int) -> str:
+    """What is wrong with the calls a timer made ("" when right): their number, or timed calls that do
+    not go through the inputs in turn."""
+    if len(calls) != warmup + repeats:
+        return (f"With warmup={warmup} and repeats={repeats} the model was called {len(calls)} times; expected "
+                f"{warmup} warm-up + {repeats} timed = {warmup + repeats} (use the arguments, not fixed numbers).")
+    timed = calls[warmup:]
+    if len(set(timed)) < min(repeats, n_inputs) or any(b != (a + 1) % n_inputs for a, b in zip(timed, timed[1:])):
+        return (f"The timed calls used the inputs {timed} (of {n_inputs}): they must go through the inputs in "
+                "turn, like the warm-up calls.")
+    return ""
+
+
+def _timer_error(name: str, exc: Exception, warmup: int, repeats: int) -> CheckResult:
+    if isinstance(exc, NotImplementedError):
+        return _report(False, name, "The function still raises NotImplementedError: write its body.")
+    return _report(False, name, f"Calling timer(fn, inputs, warmup={warmup}, repeats={repeats}) raised "
+                   f"{type(exc).__name__}: {exc}")
+
+
 def check_timer(name: str, timer: Callable) -> CheckResult:
     """01 Ex4: a learner's ``timer(fn, inputs, warmup, repeats) -> median milliseconds``.
 
@@ -82,37 +135,47 @@ def check_timer(name: str, timer: Callable) -> CheckResult:
     distinguishable. The wall clocks of ``time`` and ``timeit`` follow the fake model exactly during the
     check (no noise); the model also really sleeps, so a wall clock imported some other way gives nearly
     the same numbers (the window allows 2 ms of oversleeping), while CPU time (``process_time``) stays
-    near zero and fails.
+    near zero and fails. Then :data:`TIMER_MORE_RUNS` call it with other warm-up and repeat counts and
+    numbers of inputs: every timed call must go through the inputs in turn (``inputs[i % len(inputs)]``).
     """
-    import time
-
     if (res := _not_a_function(timer, name, "fn, inputs, warmup, repeats")) is not None:
         return res
-    calls: list[int] = []
-    clock = [1000.0]
-    sleep = time.sleep
-
-    def fake_model(x):
-        calls.append(int(np.asarray(x).ravel()[0]))
-        ms = TIMER_PATTERN_MS[min(len(calls) - 1, len(TIMER_PATTERN_MS) - 1)]
-        clock[0] += ms / 1000
-        sleep(ms / 1000)
-
-    inputs = [np.full(3, i, np.float32) for i in range(1, 5)]
     repeats = len(TIMER_PATTERN_MS) - TIMER_WARMUP
     try:
-        with _virtual_clock(clock):
-            got = timer(fake_model, inputs, TIMER_WARMUP, repeats)
-    except NotImplementedError:
-        return _report(False, name, "The function still raises NotImplementedError: write its body.")
+        got, calls = _run_timer(timer, TIMER_WARMUP, TIMER_PATTERN_MS, 4)
     except Exception as exc:  # noqa: BLE001 - the learner's error, as a message
-        return _report(False, name, f"Calling timer(fn, inputs, warmup={TIMER_WARMUP}, repeats={repeats}) raised "
-                       f"{type(exc).__name__}: {exc}")
-    if len(calls) != len(TIMER_PATTERN_MS):
-        return _report(False, name, f"The model was called {len(calls)} times; expected {TIMER_WARMUP} warm-up + "
-                       f"{repeats} timed = {len(TIMER_PATTERN_MS)}.", "call fn once per warm-up run and once per timed run")
-    if len(set(calls)) < 2:
-        return _report(False, name, "Every call used the same input.", "cycle through the inputs (inputs[i % len(inputs)])")
+        return _timer_error(name, exc, TIMER_WARMUP, repeats)
+    if problem := _timer_calls_problem(calls, TIMER_WARMUP, repeats, 4):
+        return _report(False, name, problem, "call fn once per warm-up run and once per timed run, on "
+                       "inputs[i % len(inputs)]")
+    if (res := _timer_value(name, got)) is not None:
+        return res
+    for warmup, pattern, n_inputs in TIMER_MORE_RUNS:
+        if (res := _timer_more_run(name, timer, warmup, pattern, n_inputs)) is not None:
+            return res
+    return _report(True, name, "warm-up excluded, median of the timed runs in ms, inputs in turn.")
+
+
+def _timer_more_run(name: str, timer: Callable, warmup: int, pattern: list[float], n_inputs: int):
+    """The failed check of one further run of :func:`check_timer`, or None when it passes."""
+    repeats = len(pattern) - warmup
+    try:
+        got, calls = _run_timer(timer, warmup, pattern, n_inputs)
+    except Exception as exc:  # noqa: BLE001
+        return _timer_error(name, exc, warmup, repeats)
+    hint = "use warmup and repeats as given, and cycle the inputs with inputs[i % len(inputs)]"
+    if problem := _timer_calls_problem(calls, warmup, repeats, n_inputs):
+        return _report(False, name, problem, hint)
+    value, problem = _number_problem(got)
+    median = float(np.median(pattern[warmup:]))
+    if problem or not median - 0.5 <= float(value) <= median + 2.0:
+        return _report(False, name, f"With warmup={warmup}, repeats={repeats}: it returned {describe(got)}, "
+                       f"which is not the median of the timed calls ({pattern[warmup:]} ms).", hint)
+    return None
+
+
+def _timer_value(name: str, got) -> CheckResult | None:
+    """The failed check when the first run's result is not the median in ms (naming the slip), else None."""
     value, problem = _number_problem(got)
     if problem:
         return _report(False, name, f"{problem} Expected the median in milliseconds.")
@@ -123,7 +186,7 @@ def check_timer(name: str, timer: Callable) -> CheckResult:
     steps = ("run the warm-up calls first without timing them, then return statistics.median of the timed "
              "runs in milliseconds")
     if median - 0.5 <= value <= median + 2.0:
-        return _report(True, name, "warm-up excluded, median of the timed runs in ms.")
+        return None
     if abs(value * 1000 - median) <= 2.0:
         return _report(False, name, f"Got {value:.4g}: is it in seconds? {shown}",
                        "time.perf_counter() returns seconds: multiply by 1000")
@@ -139,6 +202,34 @@ def check_timer(name: str, timer: Callable) -> CheckResult:
                    "(1) run the warm-up calls first and do not time them; (2) time each call with "
                    "time.perf_counter() and return the median (statistics.median) in milliseconds")
 
+
+def _layer_row(model, layer: str):
+    from . import profile
+
+    return profile.layer_table(model).set_index("layer").loc[layer]
+
+
+def check_conv2_macs(conv2_macs, model) -> CheckResult:
+    """01 Ex1: the MACs of ``model``'s conv2 (3x3, 16 -> 32 channels, 14x14 output), counted by the profiler."""
+    return check_int("MACs of conv2", conv2_macs, int(_layer_row(model, "conv2")["MACs"]),
+                     factors={4: "4 (the 28x28 input instead of the 14x14 output?)", 9: "9 (the 3x3 kernel)",
+                              16: "16 (the input channels)", 196: "196 (14x14 output positions)"},
+                     hint="Which map size does conv2 produce, and which channel counts does it connect?")
+
+
+def check_logits_params(logits_params, model) -> CheckResult:
+    """01 Ex2: the parameters of ``model``'s logits layer (64 -> 10 dense)."""
+    expected = int(model.get_layer("logits").count_params())
+    hint = "A dense layer has a weight per input-output pair; is anything else stored per output?"
+    return check_int("parameters of logits", logits_params, expected, hint=hint)
+
+
+def check_activation_bytes(conv1_batch_bytes, model, batch: int = 32) -> CheckResult:
+    """01 Ex3: the bytes of ``model``'s conv1 output for a float32 batch of ``batch`` images."""
+    expected = int(_layer_row(model, "conv1")["activation bytes"]) * batch
+    return check_int(f"bytes of conv1's output for a batch of {batch}", conv1_batch_bytes, expected,
+                     factors={4: "4 (bytes per float32)", batch: f"{batch} (the batch size)"},
+                     hint="Values per image, bytes per value, images per batch: three factors.")
 
 
 # ---------------------------------------------------------------------------- 02 · depthwise-separable convolution
@@ -183,6 +274,41 @@ def check_two_step(depthwise, pointwise, two_step_output, reference, images, nam
                        "Apply depthwise first, then pointwise, to test_images.")
     return _report(True, name, "DepthwiseConv2D + 1x1 Conv2D == SeparableConv2D.")
 
+
+
+SEPARABLE_CASES = ((3, 32, 64, 56), (5, 8, 16, 14), (1, 3, 7, 9), (3, 512, 512, 14))  #: (Dk, M, N, Df)
+
+
+def check_separable_macs(fn: Callable, name: str = "my_separable_macs") -> CheckResult:
+    """02 Ex1: ``fn(dk, m, n, df)``, the MACs of a depthwise-separable layer, on :data:`SEPARABLE_CASES`."""
+    from . import separable
+
+    cases = [(args, separable.separable_conv_macs(*args)) for args in SEPARABLE_CASES]
+    return checks.check_function(name, fn, cases, hint="The layer is two steps: is each one costed, "
+                                 "with the channels it really connects?")
+
+
+def check_equivalent_kernel(fn: Callable, name: str = "my_equivalent_kernel") -> CheckResult:
+    """02 Ex2: ``fn(dw, pw)``, the standard (Dk, Dk, M, N) kernel equal to a depthwise + pointwise pair."""
+    from . import separable
+
+    rng = np.random.default_rng(0)
+    dw, pw = rng.normal(size=(3, 3, 5, 1)), rng.normal(size=(1, 1, 5, 7))
+    return checks.check_function(name, fn, [((dw, pw), separable.equivalent_kernel(dw, pw))],
+                                 hint="Each input channel keeps its own spatial filter: nothing is summed over "
+                                      "the channels, and the result has one entry per (y, x, c, o).")
+
+
+def check_predicted_speedup(predicted_speedup, name: str = "predicted speed-up for Dk=3, M=N=64") -> CheckResult:
+    """02 Ex4: standard / separable MACs for a 3x3 layer, M = N = 64, 32x32 map; two decimals pass."""
+    from . import separable
+
+    expected = separable.standard_conv_macs(3, 64, 64, 32) / separable.separable_conv_macs(3, 64, 64, 32)
+    value = _scalar(predicted_speedup)
+    hint = "Standard MACs divided by separable MACs: most factors cancel."
+    if value is not None and value and np.isclose(1 / float(value), expected, rtol=1e-3):
+        hint = "That is the ratio upside down: standard MACs on top (a speed-up is larger than 1)."
+    return check_close(name, predicted_speedup, expected, rtol=0, atol=0.005 + 1e-9, hint=hint)
 
 
 # ---------------------------------------------------------------------------- 03 · MobileNetV2
@@ -241,18 +367,22 @@ def _block_difference(mine, ref, in_channels, t, filters, stride, keras, mobilen
         return (f"{profile.count_macs(mine):,} MACs, expected {profile.count_macs(ref):,}",
                 "The stride belongs to the depthwise convolution, so the projection runs on the small map.")
     # keras.applications pads explicitly (ZeroPadding2D + "valid") before a stride-2 depthwise; "same" is equivalent here
-    sequence = lambda model: [row for row in mobilenet.layout(model) if row[0] != "ZeroPadding2D"]  # noqa: E731
-    wants_add = isinstance(ref.layers[-1], keras.layers.Add)
-    has_add = isinstance(mine.layers[-1], keras.layers.Add)
+    def sequence(model) -> list:  # ReLU(6.0) and Activation("relu6") are the same layer; the Add is compared apart
+        kinds = {"ZeroPadding2D", "Add"}
+        return [("ReLU" if kind == "Activation" else kind, shape)
+                for kind, shape in mobilenet.layout(model) if kind not in kinds]
+
+    wants_add, has_add = _ends_with_add(ref, keras), _ends_with_add(mine, keras)
     if has_add != wants_add:
         why = "stride 1 but the channels change" if stride == 1 and in_channels != filters else \
               "stride 2" if stride != 1 else "stride 1 and equal channels"
         return (f"the block {'ends with' if has_add else 'has no'} Add ({why})",
                 "Add the input only when stride == 1 and the input and output channel counts are equal.")
-    relus = [layer for layer in mine.layers if isinstance(layer, keras.layers.ReLU)]
-    if not relus or not all(layer.max_value is not None and float(layer.max_value) == 6.0 for layer in relus):
-        return "an activation is not ReLU6 (or there is none)", "Use keras.layers.ReLU(6.0)."
-    tail = mine.layers[-2] if has_add and len(mine.layers) > 1 else mine.layers[-1]
+    relus = [layer for layer in mine.layers if isinstance(layer, (keras.layers.ReLU, keras.layers.Activation))]
+    if not relus or not all(_relu6_like(layer, keras) for layer in relus):
+        return "an activation is not ReLU6 (or there is none)", "ReLU6 caps the activation at 6."
+    adds_layer = has_add and isinstance(mine.layers[-1], keras.layers.Add)
+    tail = mine.layers[-2] if adds_layer and len(mine.layers) > 1 else mine.layers[-1]
     if not isinstance(tail, keras.layers.BatchNormalization):
         return (f"the projection's batch norm is followed by a {type(tail).__name__}",
                 "Do not put an activation after the projection's batch norm (the bottleneck is linear).")
@@ -371,7 +501,64 @@ def check_budget_choice(choice, table, budget_ms: float, latency_col: str = "lat
 
 
 
+def check_inverted_block_macs(block_macs, name: str = "MACs of the inverted residual block") -> CheckResult:
+    """03 Ex1: the MACs of an inverted residual block, 16x16x24 input, t = 6, 32 filters, stride 2."""
+    import keras
+
+    from . import mobilenet, profile
+
+    inp = keras.Input((16, 16, 24))
+    expected = profile.count_macs(keras.Model(inp, mobilenet.inverted_residual_block(inp, 6, 32, 2, name="ex1")))
+    return check_int(name, block_macs, expected, hint="Three convolutions: which map size does each one run "
+                     "on, before or after the stride?")
+
+
+def _relu6_like(layer, keras) -> bool:
+    """Whether a layer is ReLU6: ``ReLU(6.0)`` or ``Activation('relu6')``."""
+    if isinstance(layer, keras.layers.ReLU):
+        return layer.max_value is not None and float(layer.max_value) == 6.0
+    return isinstance(layer, keras.layers.Activation) and getattr(layer.activation, "__name__", "") == "relu6"
+
+
+def _ends_with_add(model, keras) -> bool:
+    """Whether the model's output adds its input (the shortcut): an ``Add`` layer, or ``x + y`` /
+    ``ops.add`` (Keras 3 records those as an operation, not a layer)."""
+    history = getattr(model.outputs[0], "_keras_history", None)
+    op = getattr(history, "operation", None)
+    if not (isinstance(op, keras.layers.Add) or type(op).__name__ == "Add"):
+        return False
+    try:
+        inputs = op._inbound_nodes[history.node_index].input_tensors  # noqa: SLF001
+    except (AttributeError, IndexError):
+        return True
+    return any(t is model.inputs[0] for t in inputs)
+
+
 # ---------------------------------------------------------------------------- 04 · binarization
+ALPHA_ATOL = 0.0005 + 1e-9  #: 04 Ex1 asks for alpha to three decimals (0.356 passes, 0.36 does not)
+
+
+def check_binary_filter(my_alpha, my_binary_filter, filt) -> CheckResults:
+    """04 Ex1: BWN's alpha (mean |w|) of ``filt`` and the binarized filter alpha * sign(filt), sign(0) = +1.
+    Three decimals pass (:data:`ALPHA_ATOL`); fewer are told "close: keep more digits"."""
+    filt = np.asarray(filt, np.float64)
+    alpha = float(np.abs(filt).mean())
+    signs = np.where(filt >= 0, 1.0, -1.0)
+    first = check_close("alpha of the filter", my_alpha, alpha, rtol=0, atol=ALPHA_ATOL,
+                        hint="alpha averages one quantity over all nine weights: which one keeps the signs "
+                             "from cancelling?")
+    arr, _ = checks.as_array(my_binary_filter)
+    hint = "Every value should be +alpha or -alpha, with the sign of its weight."
+    if arr is not None and arr.shape == filt.shape:
+        if not np.allclose(arr[filt == 0], alpha, atol=ALPHA_ATOL):
+            hint = "Look at the weight that is exactly 0: in this course sign(0) = +1."
+        elif np.allclose(np.abs(arr), 1):
+            hint = "The values are only the signs: scale them by alpha."
+    second = checks.check_array("binarized filter", my_binary_filter, alpha * signs, rtol=0, atol=ALPHA_ATOL,
+                                hint=hint)
+    return CheckResults([first, second])
+
+
 def check_ste(name: str, fn: Callable, x=(-2.5, -1.0, -0.7, 0.0, 0.2, 1.0, 1.01, 3.0)) -> CheckResult:
     """04 Ex2: forward value sign(x) (sign(0) = +1) and straight-through gradient 1 for |x| <= 1."""
     from . import binarize
@@ -403,12 +590,12 @@ def check_xnor(my_xnor, my_agreements, my_dot, a_bits: str, b_bits: str) -> Chec
     if (res := _missing(name, my_xnor)) is not None:
         results.append(res)
     elif not isinstance(my_xnor, str):
-        results.append(_report(False, name, f"Expected a string of 0/1 such as {'0' * len(expected)!r}, "
+        results.append(_report(False, name, f"Expected a string of {len(expected)} characters 0/1, "
                                f"got {describe(my_xnor)}.", "Build it with ''.join(...)."))
     elif my_xnor == expected:
         results.append(_report(True, name, expected))
     else:
-        why = f"Expected {expected!r}, got {my_xnor!r}"
+        why = f"You gave {my_xnor!r}"
         if len(my_xnor) != len(expected):
             why += f" ({len(my_xnor)} characters instead of {len(expected)})"
         elif set(my_xnor) - {"0", "1"}:
@@ -419,13 +606,15 @@ def check_xnor(my_xnor, my_agreements, my_dot, a_bits: str, b_bits: str) -> Chec
             why += " (that is XOR, the complement: XNOR is 1 where the bits are equal)"
         else:
             diff = [i for i, (p, q) in enumerate(zip(my_xnor, expected)) if p != q]
-            why += f" (differs at positions {diff})"
-        results.append(_report(False, name, why + ".", "XNOR is 1 where the two bits are equal and 0 where they differ."))
+            why += f" ({len(diff)} of {len(expected)} bits are wrong, the first at position {diff[0]})"
+        results.append(_report(False, name, why + ".", "XNOR is 1 where the two bits are equal and 0 where they "
+                               "differ.", repr(expected)))
     agreements = expected.count("1")
     results.append(check_int("agreements (popcount)", my_agreements, agreements, hint="Count the 1s in the XNOR string.",
                              factor=False))
     results.append(check_int("binary dot product", my_dot, 2 * agreements - len(a_bits),
-                             hint="dot = agreements - disagreements = 2 * agreements - n.", factor=False))
+                             hint="Each agreement adds +1 to a ±1 dot product; what does each disagreement add?",
+                             factor=False))
     return CheckResults(results)
 
 
@@ -456,8 +645,8 @@ def check_binary_layer_bytes(my_layer_bytes, my_layer_ratio, kernel_size: int, c
     value, problem = _number_problem(my_layer_bytes, integer=True) if my_layer_bytes not in (None, Ellipsis) else (None, "")
     slip = "; ".join(dict.fromkeys(why for b, why in slips if value is not None and float(value) == b and b != expected))
     results.append(check_int(name, my_layer_bytes, expected,
-                             hint=slip + ("; " if slip else "") + f"each of the {c_out} filters: ceil({n}/{word_bits}) "
-                             f"words of {word_bits // 8} bytes, plus 4 bytes for its alpha."))
+                             hint=slip or f"Work per filter: its signs in whole {word_bits}-bit words, and what "
+                             "else each filter stores; then all the filters."))
     float_bytes = n * c_out * 4
     hint = "float32 bytes (4 per weight) divided by the binary layer's bytes."
     if isinstance(my_layer_ratio, (int, float)) and my_layer_ratio and not isinstance(my_layer_ratio, bool) \
@@ -497,6 +686,37 @@ def check_threshold(threshold, weights, target: float, name: str = "threshold") 
         second = check_close(fraction_name, float(np.mean(np.abs(w) <= float(value))), target, atol=0.5 / w.size)
     return CheckResults([first, second])
 
+
+
+def schedule_cases() -> list[tuple[tuple, float]]:
+    """05 Ex2's cases: Zhu & Gupta's schedule before, inside and after the window, power 1, and a nonzero
+    initial sparsity (returned as it is before and at ``begin_step``)."""
+    from . import prune
+
+    cases = [((t, 0.0, 0.9, 100, 1100), prune.polynomial_sparsity(t, 0.0, 0.9, 100, 1100))
+             for t in (0, 100, 350, 600, 1000, 1100, 2000)]
+    cases.append(((50, 0.2, 0.5, 0, 100, 1), prune.polynomial_sparsity(50, 0.2, 0.5, 0, 100, power=1)))
+    cases += [((t, 0.3, 0.8, 100, 600, 3), prune.polynomial_sparsity(t, 0.3, 0.8, 100, 600)) for t in (50, 100, 350, 700)]
+    return cases
+
+
+def check_schedule(fn: Callable, name: str = "my_schedule") -> CheckResult:
+    """05 Ex2: ``fn(step, initial, final, begin_step, end_step, power=3)``, the polynomial sparsity schedule."""
+    return checks.check_function(name, fn, schedule_cases(), hint="Outside the pruning window the progress "
+                                 "stays at 0 or 1; inside, compare your curve with the formula above the exercise.")
+
+
+def check_pruned_kernel(conv2_small, small, name: str = "conv2 kernel after channel pruning") -> CheckResult:
+    """05 Ex3: conv2's kernel with conv1's and conv2's pruned channels removed, equal to ``small``'s conv2."""
+    expected = np.asarray(small.get_layer("conv2").kernel)
+    return checks.check_array(name, conv2_small, expected, hint="A conv kernel is (H, W, C_in, C_out): which "
+                              "axis do conv1's kept channels index, and which conv2's own kept filters?")
+
+
+def check_pruned_macs(macs_conv2_small, small, name: str = "MACs of the pruned conv2") -> CheckResult:
+    """05 Ex4: the MACs of ``small``'s (the channel-pruned model's) conv2."""
+    return check_int(name, macs_conv2_small, int(_layer_row(small, "conv2")["MACs"]),
+                     hint="Pruning changed the channel counts on both sides of conv2.")
 
 
 # ---------------------------------------------------------------------------- 06 · CReLU and hyper-features
@@ -553,8 +773,8 @@ def check_opposite_filter(opposite, kernel, index: int = 0, name: str = "opposit
         if not slip and not 0 <= int(value) < n:
             slip = f"the layer has {n} filters, indexed 0 to {n - 1}"
     return check_int(name, opposite, expected, factor=False,
-                     hint=slip or "Normalise each row to length 1, take dot products with the row of the filter, "
-                                  "exclude the filter itself, then argmin.")
+                     hint=slip or "Compare the filters' directions, not their lengths, and leave the filter "
+                                  "itself out.")
 
 
 def check_crelu_saving(macs_saved, plain, crelu_model, conv: str = "conv2", name: str = "MACs saved by CReLU") -> CheckResult:
@@ -573,9 +793,20 @@ def check_crelu_saving(macs_saved, plain, crelu_model, conv: str = "conv2", name
              conv_plain: "that is the plain conv's cost, not the saving"}
     value = _scalar(macs_saved)
     slip = slips.get(int(value), "") if value is not None and float(value).is_integer() and int(value) != expected else ""
-    return check_int(name, macs_saved, expected, hint=slip or "K*K*M*N*H*W for the plain conv; the CReLU conv computes "
-                     "N/2 filters; then add one multiply-add per output value of the CReLU layer. Subtract.")
+    return check_int(name, macs_saved, expected, hint=slip or "Three costs: the plain conv, the half-width conv "
+                     "and the CReLU layer's scale/shift. What does the CReLU block save, net?")
 
+
+
+def check_crelu(fn: Callable, name: str = "my_crelu") -> CheckResult:
+    """06 Ex2: ``fn(x)``, CReLU on the last axis, on a vector and on a batch of feature maps."""
+    from . import pvanet
+
+    x_small = np.array([1.0, -2.0, 0.5])
+    x_batch = np.random.default_rng(0).normal(size=(2, 4, 4, 3))
+    cases = [((x_small,), pvanet.crelu(x_small)), ((x_batch,), pvanet.crelu(x_batch))]
+    return checks.check_function(name, fn, cases, hint="CReLU doubles the channels (the last axis): what goes "
+                                 "into the second half, and when is the ReLU applied?")
 
 
 # ---------------------------------------------------------------------------- 07 · int8 quantization
@@ -604,11 +835,12 @@ def check_qparams_function(fn: Callable, name: str = "my_qparams") -> CheckResul
         g_scale, g_zero = got
         s, problem = _number_problem(g_scale)
         if problem or not np.isclose(float(s), scale, rtol=1e-5):
-            exp_s, got_s = format_pair(scale, float(s)) if not problem else (f"{scale:.6g}", describe(g_scale))
-            return _report(False, name, f"For [{lo}, {hi}] the scale should be {exp_s}, got {got_s}.",
-                           "s = (r_max - r_min) / (q_max - q_min) with q_min = -128, q_max = 127")
+            why = problem or f"the scale {checks.show_number(s)} is {checks.relation(s, scale)}."
+            return _report(False, name, f"For [{lo}, {hi}] {why}",
+                           "The scale spreads the real range over the int8 codes: how many steps lie between "
+                           "-128 and 127?", f"scale {scale:.6g}")
         if isinstance(g_zero, (bool, np.bool_)) or not isinstance(g_zero, (int, np.integer)):
-            return _report(False, name, f"For [{lo}, {hi}] the zero point should be the integer {zero}, got "
+            return _report(False, name, f"For [{lo}, {hi}] the zero point should be an integer, got "
                            f"{describe(g_zero)}.", "Convert it with int(...): a zero point is an integer code.")
         exact = -128 - lo / ((hi - lo) / 255)  # in float64: ref.scale is a float32
         tie = abs(abs(exact - math.floor(exact)) - 0.5) < 1e-9
@@ -617,11 +849,50 @@ def check_qparams_function(fn: Callable, name: str = "my_qparams") -> CheckResul
             names = [label for value, label in ((math.ceil(exact), "ceil"), (math.floor(exact), "floor"),
                                                 (int(exact), "int() truncation")) if value == int(g_zero)]
             slip = ("that is " + " or ".join(names) + ", not the nearest integer") if names else ""
-            return _report(False, name, f"For [{lo}, {hi}] q_min - r_min / s = {exact:.4g}, and the zero point "
-                           f"should be the nearest integer; got {int(g_zero)}" + (f" ({slip})." if slip else "."),
-                           "z = round(q_min - r_min / s): round to the nearest integer")
+            return _report(False, name, f"For [{lo}, {hi}] the zero point {int(g_zero)} is not the code of real 0"
+                           + (f" ({slip})." if slip else "."),
+                           "The zero point is the code that real 0 maps to, rounded to the nearest integer.",
+                           f"zero point {zero}")
     return _report(True, name, "scale and zero point right for 5 ranges.")
 
+
+
+def quantize_cases() -> list[tuple[tuple, np.ndarray]]:
+    """07 Ex2's cases: three ranges, ties at zero point 0 and ties at zero point -3."""
+    from . import quantize as Q
+
+    x = np.array([-3.0, -0.5, 0.0, 0.0235, 0.125, 1.0, 9.0])
+    cases = []
+    for lo, hi in ((-1.0, 1.0), (0.0, 6.0), (-0.5, 1.5)):
+        qp = Q.qparams_from_range(lo, hi)
+        cases.append(((x, float(qp.scale), int(qp.zero_point)), Q.quantize(x, qp)))
+    # exact ties: rounding half away from zero, then (with z = -3) the zero point added after rounding
+    cases.append(((np.array([0.5, -0.5, 1.5, 2.5]), 1.0, 0), Q.quantize(np.array([0.5, -0.5, 1.5, 2.5]),
+                                                                          Q.QParams(np.float32(1.0), np.int64(0)))))
+    ties = np.array([0.25, -0.25, 0.75, -1.25])
+    cases.append(((ties, 0.5, -3), Q.quantize(ties, Q.QParams(np.float32(0.5), np.int64(-3)))))
+    return cases
+
+
+def check_quantize(fn: Callable, name: str = "my_quantize") -> CheckResult:
+    """07 Ex2: ``fn(x, scale, zero_point)``, affine int8 quantization (ties away from zero), as int8 codes."""
+    return checks.check_function(name, fn, quantize_cases(), dtype=np.int8,
+                                 hint="Four steps, in order: scale, round, shift, clamp. Which ties does the "
+                                      "course round away from zero, and is the result int8?")
+
+
+REQUANT_ACC = np.array([-5000, -120, 0, 777, 3100, 29000, 250000], dtype=np.int32)  #: 07 Ex3's accumulators
+
+
+def check_requantized(out_ex, acc_ex=REQUANT_ACC, name: str = "requantized outputs") -> CheckResult:
+    """07 Ex3: ``acc_ex`` requantized with s_x = 0.02, s_w = 0.004, s_y = 0.05, z_y = -20, fused ReLU."""
+    from . import quantize as Q
+
+    m, shift = Q.quantize_multiplier(0.02 * 0.004 / 0.05)
+    expected = Q.requantize(np.asarray(acc_ex), m, shift, Q.QParams(np.float32(0.05), np.int64(-20)), "relu")
+    return checks.check_array(name, out_ex, expected, atol=0, dtype=np.int8,
+                              hint="One multiplier from the three scales; where does real 0 land in the output "
+                                   "codes, and what may the ReLU let below it?")
 
 
 # ---------------------------------------------------------------------------- 08 · LiteRT deployment
@@ -697,6 +968,57 @@ def check_tradeoff_row(difference_pp, size_ratio, speedup, row, name: str = "") 
         results.append(check_close(prefix + label, got, expected, rtol=1e-6, atol=0.005 + 1e-9, hint=hint))
     return CheckResults(results)
 
+
+
+def check_quantized_image(q_image, image, input_detail, name: str = "quantized image") -> CheckResult:
+    """08 Ex2: ``image`` quantized with the int8 input tensor's (S, Z), as int8 codes."""
+    from . import tflite
+
+    return checks.check_array(name, q_image, tflite.quantize_input(image, input_detail), rtol=0, atol=0,
+                              dtype=np.int8, hint="The input tensor's (S, Z) define the codes; the model "
+                                                  "takes int8.")
+
+
+def dequantize_cases() -> list[tuple[str, np.ndarray, float, int]]:
+    """08 Ex3's test outputs ``(what, raw int8 codes, S, Z)``. Beside a notebook-like case, two where the
+    subtraction ``raw - Z`` overflows int8 (it wraps around) unless ``raw`` is widened first."""
+    return [("an output like the notebook's (Z = 7)", np.array([[-78, -3, 0, 7, 41, 94]], np.int8), 0.0391, 7),
+            ("an output with Z = -100 (raw - Z reaches 227)", np.array([[127, 60, -20, -100, -128]], np.int8),
+             0.0125, -100),
+            ("an output with Z = 100 (raw - Z reaches -228)", np.array([[-128, -60, 0, 100, 127]], np.int8),
+             0.02, 100)]
+
+
+def _same_values(got, target: np.ndarray) -> bool:
+    """Whether ``got`` is an array of ``target``'s shape and values (within 1e-6)."""
+    arr, problem = checks.as_array(got)
+    return not problem and arr.shape == target.shape and bool(np.allclose(arr.astype(np.float64), target, atol=1e-6))
+
+
+def check_dequantize(fn: Callable, name: str = "my_dequantize") -> CheckResult:
+    """08 Ex3: ``fn(raw, scale, zero_point) -> float32 scores``, r = S (q - Z), on :func:`dequantize_cases`.
+
+    The zero points are plain Python ints, as LiteRT's ``quantization`` tuple gives them, so an unwidened
+    ``raw - Z`` stays int8 and wraps around on the overflowing cases: that answer fails with a message about
+    overflow."""
+    if (res := _not_a_function(fn, name, "raw, scale, zero_point")) is not None:
+        return res
+    for what, raw, scale, zero in dequantize_cases():
+        expected = (scale * (raw.astype(np.float64) - zero)).astype(np.float32)
+        try:
+            with np.errstate(over="ignore"):
+                got = fn(raw.copy(), scale, zero)
+        except Exception as exc:  # noqa: BLE001 - the learner's error, as a message
+            return _report(False, name, f"On {what} it raised {type(exc).__name__}: {exc}")
+        with np.errstate(over="ignore"):
+            wrapped = scale * (raw - np.int8(zero)).astype(np.float32)
+        problem = _compare_arrays(got, expected, 1e-6, 1e-6)
+        if problem and _same_values(got, wrapped):
+            return _report(False, name, f"On {what}: the int8 subtraction overflowed (raw - Z does not fit in "
+                           "int8 and wrapped around).", "Widen the codes (to float32 or int32) before subtracting.")
+        if problem:
+            return _report(False, name, f"On {what}: {problem}", "r = S (q - Z), with the output tensor's S and Z.")
+    return _report(True, name, f"all {len(dequantize_cases())} outputs, overflowing ones included.")
 
 
 # ---------------------------------------------------------------------------- 09 · capstone
@@ -867,6 +1189,23 @@ def _not_a_function(fn, name: str, signature: str) -> checks.CheckResult | None:
 HINTS = hints.HINTS_09   # the hint ladders (course_lib.hints); a failed check prints rung 1
 
 
+def check_block_macs(macs_residual, macs_inverted, size: int = 16, width: int = 32,
+                     expansion: int = 4) -> CheckResults:
+    """09 Ex3: the MACs of one residual module (F = ``width``) and one MobileNetV2 block (C = ``width``,
+    t = ``expansion``, stride 1) on a ``size`` x ``size`` map, counted by the profiler (``pose.block_macs``).
+    A wrong count is told how it is off (a factor 4 for F/2 vs F, 9 for a depthwise counted as a full
+    3x3 conv, 256 for per position), never the count."""
+    factors = {size * size: f"{size * size} (per position: times {size}x{size})", 9: "9 (the 3x3 kernel)",
+               4: "4"}
+    residual = check_int(f"residual module MACs (F = {width})", macs_residual,
+                         pose.block_macs("residual", size, width), factors=factors,
+                         hint="Three convolutions: which channel counts does each connect, and on which map?")
+    inverted = check_int(f"MobileNetV2 block MACs (C = {width}, t = {expansion})", macs_inverted,
+                         pose.block_macs("inverted", size, width, expansion=expansion), factors=factors,
+                         hint="A depthwise 3x3 conv filters each channel on its own: how many weights per channel?")
+    return CheckResults([residual, inverted])
+
+
 def _fpd_cases() -> list[tuple[np.ndarray, list[np.ndarray], np.ndarray, float]]:
     """(student, teacher_stacks, target, alpha) for one batch of heat maps (N, H, W, joints).
 
@@ -957,11 +1296,10 @@ def _fpd_case_problem(fn: Callable, case, index: int, total: int) -> str:
     value, expected = float(value), distill.fpd_loss(student, teacher_stacks[-1], target, alpha)
     if np.isclose(value, expected, rtol=1e-5, atol=1e-9):
         return ""
-    exp_s, got_s = checks.format_pair(expected, value)
     why = next((text for slip, text in _fpd_slips(*case)
                 if np.isclose(value, slip, rtol=1e-5, atol=1e-9)), "")
-    note = f" It looks like {why}" if why else ""
-    return f"{where}: expected about {exp_s}, got {got_s}.{note}"
+    note = f" It looks like {why}" if why else f" It is {checks.relation(value, expected)}."
+    return f"{where}: your loss {checks.show_number(value)} is not FPD's loss of this batch.{note}"
 
 
 def _per_axis(got, shape: tuple) -> str:

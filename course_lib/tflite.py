@@ -171,7 +171,53 @@ def convert(model, mode: str = "float32", representative_data: np.ndarray | Iter
             raise _conversion_error(model.name, mode, str(exc)) from exc
     if mode == "int8" and not allow_float_fallback:
         check_integer_only(flatbuffer, name=model.name)
+    check_one_sample(model, flatbuffer, mode, None if samples is None else samples[:1])
     return flatbuffer
+
+
+#: How far a converted model's output may be from Keras's on one sample, relative to the output's size:
+#: float32 only reorders arithmetic; the weight-quantized modes round the weights. int8 is compared by shape.
+SAMPLE_TOLERANCE = {"float32": 1e-3, "float16": 0.05, "dynamic": 0.25}
+
+
+def check_one_sample(model, flatbuffer: bytes, mode: str, sample: np.ndarray | None = None) -> None:
+    """Run one sample through the converted model and through Keras; raise :class:`ConversionError`
+    naming the model, the expected and the actual shape when the outputs' shapes differ (a layer the
+    converter translated wrongly, e.g. ``[0, 2]`` from a Lambda with ``tf.math.lgamma``), or, except
+    for int8, when the values differ beyond :data:`SAMPLE_TOLERANCE`. Models with several or
+    variable-size inputs are not checked."""
+    shape = tuple(model.inputs[0].shape[1:]) if len(model.inputs) == 1 else (None,)
+    if any(d is None for d in shape):
+        return
+    x = sample if sample is not None else np.random.default_rng(0).uniform(0, 1, (1, *shape)).astype(np.float32)
+    want = [np.asarray(y) for y in _as_list(model(x, training=False))]
+    interp = make_interpreter(flatbuffer)
+    inp = interp.get_input_details()[0]
+    interp.set_tensor(inp["index"], _quantize_input(x, inp))
+    interp.invoke()
+    got = [dequantize_output(interp.get_tensor(o["index"]), o) for o in interp.get_output_details()]
+    if sorted(w.shape for w in want) != sorted(g.shape for g in got):
+        raise ConversionError(
+            f"the {mode} conversion of '{model.name}' computes outputs of shape "
+            f"{', '.join(str(list(g.shape)) for g in got)} for one sample, but the Keras model gives "
+            f"{', '.join(str(list(w.shape)) for w in want)}: a layer was not translated faithfully (a Lambda "
+            "or custom op?). Replace it with built-in Keras layers.")
+    tolerance = SAMPLE_TOLERANCE.get(mode)
+    if tolerance is None or len(want) != 1:
+        return
+    size = float(np.max(np.abs(want[0]))) if want[0].size else 0.0
+    error = float(np.max(np.abs(got[0] - want[0]))) if want[0].size else 0.0
+    if not np.isfinite(error) or error > tolerance * (size + 1e-3):
+        raise ConversionError(
+            f"the {mode} conversion of '{model.name}' gives outputs {error:.3g} away from the Keras model's on "
+            f"one sample (outputs up to {size:.3g}; shape {list(want[0].shape)} both): a layer was not "
+            "translated faithfully (a Lambda or custom op?).")
+
+
+def _as_list(outputs) -> list:
+    if isinstance(outputs, dict):
+        return list(outputs.values())
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
 
 def _check_finite_weights(model) -> None:
