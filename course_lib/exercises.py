@@ -10,9 +10,11 @@ recognises, without printing the solution; the tests feed each checker right and
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import re
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -1332,60 +1334,134 @@ def check_fpd_loss(fn: Callable, name: str = "my_fpd_loss") -> checks.CheckResul
     return checks._report(True, name, f"all {len(cases)} batches, alpha from 0 to 1.")
 
 
-def _rule_case(goal: str, macs: float, d02: float, d01: float, noise: float) -> tuple:
-    before = {"MACs": 100e6, "val PCK@0.2": 0.75, "val PCK@0.1": 0.5}
-    after = {"MACs": macs * 1e6, "val PCK@0.2": 0.75 + d02 / 100, "val PCK@0.1": 0.5 + d01 / 100}
-    return goal, before, after, noise
+RULE_METRICS = ("PCK@0.2", "PCK@0.1")   #: 09 Ex4's metrics in today's notebook text (first, strict)
 
 
-EXACT = 100 / 128   #: 0.78125 points: 0.75 + 1/128 is exact in binary, so "gain == noise" is exact
+@dataclass(frozen=True)
+class RuleCase:
+    """One 09 Ex4 case: what it tests, the call's arguments, and whether it sits exactly at a limit."""
+    label: str
+    goal: str
+    before: dict
+    after: dict
+    noise: float
+    at_limit: bool = False
+
+    def args(self) -> tuple:
+        """Fresh deep copies of the call's arguments (the learner's function may change them)."""
+        return self.goal, copy.deepcopy(self.before), copy.deepcopy(self.after), self.noise
 
 
-def keep_step_cases() -> list[tuple[str, tuple]]:
-    """09 Ex4: (what the case tests, (goal, before, after, noise)); each separates one slip."""
+def _rule_case(metrics: Sequence[str], label: str, goal: str, macs: float, d1: float, d2: float,
+               noise: float, at_limit: bool = False) -> RuleCase:
+    """A step from 100 MACs to ``macs`` that changes the two metrics by ``d1``, ``d2`` points."""
+    k1, k2 = (f"val {m}" for m in metrics)
+    before = {"MACs": 100, k1: 0.75, k2: 0.5}
+    after = {"MACs": macs, k1: round(0.75 + d1 / 100, 10), k2: round(0.5 + d2 / 100, 10)}
+    return RuleCase(label, goal, before, after, noise, at_limit)
+
+
+def _saving_cases(m: Sequence[str]) -> list[RuleCase]:
+    """Cost steps on both sides of the 10 % saving."""
+    return [_rule_case(m, "a cost step that saves 40 % at a small loss", "MACs", 60, -0.5, -1.0, 0.3),
+            _rule_case(m, "a cost step that saves 10.5 %", "MACs", 89.5, 0.0, 0.0, 0.3),
+            _rule_case(m, "a cost step that saves only 9.5 %, however accurate", "MACs", 90.5, 1.0, 1.0, 0.3),
+            _rule_case(m, "a cost step that RAISES the MACs, however accurate", "MACs", 160, 3.0, 3.0, 0.3),
+            _rule_case(m, "a cost step that saves exactly 10 %", "MACs", 90, 0.0, 0.0, 0.3, True)]
+
+
+def _drop_cases(m: Sequence[str], strict: bool) -> list[RuleCase]:
+    """Cost steps losing points of one metric: around max(limit, noise), and between it and limit + noise."""
+    limit, metric = (2.0, m[1]) if strict else (1.0, m[0])
+    cases = []
+    for noise in (0.3, 1.5, 2.5):
+        allowed = max(limit, noise)
+        between = allowed + 0.6 * (limit + noise - allowed)   # inside limit + noise, outside max(...)
+        losses = [(allowed - 0.1, False), (allowed, True), (allowed + 0.1, False), (between, False)]
+        for loss, at_limit in losses:
+            loss = round(loss, 1)
+            d = (0.0, -loss) if strict else (-loss, 0.0)
+            label = f"a cost step losing {'exactly ' * at_limit}{loss:.1f} points of {metric} (noise {noise})"
+            cases.append(_rule_case(m, label, "MACs", 50, *d, noise, at_limit))
+    return cases
+
+
+def _accuracy_cases(m: Sequence[str]) -> list[RuleCase]:
+    """Accuracy steps around the noise (on the first metric) and the 15 % cost allowance."""
     return [
-        ("a cost step that saves 40 % at a small loss", _rule_case("MACs", 60, -0.5, -1.0, 0.3)),
-        ("a cost step that saves 10.5 %", _rule_case("MACs", 89.5, 0.0, 0.0, 0.3)),
-        ("a cost step that saves only 9.5 %", _rule_case("MACs", 90.5, +1.0, +1.0, 0.3)),
-        ("a cost step that RAISES the MACs, however accurate", _rule_case("MACs", 160, +3.0, +3.0, 0.3)),
-        ("a cost step losing 1.5 points of PCK@0.2", _rule_case("MACs", 50, -1.5, 0.0, 0.3)),
-        ("a cost step losing 0.9 points of PCK@0.2 (allowed)", _rule_case("MACs", 50, -0.9, -1.9, 0.3)),
-        ("a cost step fine on PCK@0.2 but losing 2.5 points of PCK@0.1", _rule_case("MACs", 50, -0.2, -2.5, 0.3)),
-        ("a cost step losing 1.5 points when the noise is 1.8", _rule_case("MACs", 50, -1.5, -1.5, 1.8)),
-        ("an accuracy step gaining 0.8 points above a noise of 0.5", _rule_case("accuracy", 100, 0.8, 0.0, 0.5)),
-        ("an accuracy step gaining 0.4 points, inside a noise of 0.5", _rule_case("accuracy", 100, 0.4, 2.0, 0.5)),
-        ("an accuracy step gaining exactly the noise (it must gain more)",
-         _rule_case("accuracy", 100, EXACT, EXACT, EXACT)),
-        ("an accuracy step gaining 2 points at 20 % more MACs", _rule_case("accuracy", 120, 2.0, 2.0, 0.5)),
-        ("an accuracy step that needs no MAC saving", _rule_case("accuracy", 112, 1.0, 0.0, 0.5)),
+        _rule_case(m, f"an accuracy step gaining 0.8 points of {m[0]} above a noise of 0.5", "accuracy", 100, 0.8, 0.0, 0.5),
+        _rule_case(m, f"an accuracy step gaining 0.4 points of {m[0]}, inside a noise of 0.5", "accuracy", 100, 0.4, 2.0, 0.5),
+        _rule_case(m, f"an accuracy step gaining 3.0 points of {m[1]} only (noise 0.5)", "accuracy", 100, 0.0, 3.0, 0.5),
+        _rule_case(m, f"an accuracy step gaining 1.0 point of {m[0]} and losing 5.0 of {m[1]}", "accuracy", 100, 1.0, -5.0, 0.5),
+        _rule_case(m, f"an accuracy step LOSING 2.0 points of {m[0]} (noise 0.5)", "accuracy", 100, -2.0, 0.0, 0.5),
+        _rule_case(m, f"an accuracy step LOSING 3.0 points of {m[0]} (noise 2.5)", "accuracy", 100, -3.0, 3.0, 2.5),
+        _rule_case(m, f"an accuracy step gaining 2.6 points of {m[0]} above a noise of 2.5", "accuracy", 100, 2.6, 0.0, 2.5),
+        _rule_case(m, "an accuracy step gaining 2 points at 20 % more MACs", "accuracy", 120, 2.0, 2.0, 0.5),
+        _rule_case(m, "an accuracy step gaining 2 points at 16 % more MACs", "accuracy", 116, 2.0, 2.0, 0.5),
+        _rule_case(m, "an accuracy step gaining 1 point at 12 % more MACs", "accuracy", 112, 1.0, 0.0, 0.5),
+        _rule_case(m, f"an accuracy step gaining exactly the noise, 0.5 points of {m[0]}", "accuracy", 100, 0.5, 0.5,
+                   0.5, True),
+        _rule_case(m, f"an accuracy step gaining exactly the noise, 2.5 points of {m[0]}", "accuracy", 100, 2.5, 0.0,
+                   2.5, True),
+        _rule_case(m, "an accuracy step gaining 2 points at exactly 15 % more MACs", "accuracy", 115, 2.0, 2.0, 0.5,
+                   True),
     ]
 
 
-def _rule_answer(goal: str, before: dict, after: dict, noise: float) -> bool:
+def keep_step_cases(metrics: Sequence[str] = RULE_METRICS) -> list[RuleCase]:
+    """09 Ex4's cases for the two metrics (first, strict): both sides of every limit (just inside,
+    exactly at, just outside) with the noise below and above each limit, steps between max(limit,
+    noise) and limit + noise, and accuracy steps that lose accuracy. Cases exactly at a limit come last,
+    so a slip of logic is named before a slip of float rounding."""
+    cases = [*_saving_cases(metrics), *_drop_cases(metrics, False), *_drop_cases(metrics, True),
+             *_accuracy_cases(metrics)]
+    return sorted(cases, key=lambda case: case.at_limit)
+
+
+def _rule_answer(case: RuleCase, metrics: Sequence[str] = RULE_METRICS) -> bool:
+    """The rule's decision on ``case`` (``course_lib.decide``, exact at its limits), from copies."""
     from . import decide
-    rule = decide.Rule(noise=noise, noise_strict=noise)
-    return decide.decide(goal, {**before, "bytes": 1}, {**after, "bytes": 1}, rule).kept
+    rule = decide.Rule(noise=case.noise, noise_strict=case.noise, metric=metrics[0], metric_strict=metrics[1])
+    goal, before, after, _ = case.args()
+    return decide.decide(goal, before, after, rule).kept
 
 
-def check_keep_step(fn: Callable, name: str = "keep_step") -> checks.CheckResult:
-    """09 Ex4: ``fn(goal, before, after, noise) -> bool``, the capstone's keep/drop rule.
+AT_LIMIT_NOTE = (" Floats can land just past a limit (1 - 90 / 100 is 0.09999999999999998, 1.15 * 100 is "
+                 "114.99999999999999): decide on exact numbers, e.g. round each quantity to 9 decimals or use "
+                 "fractions.Fraction(str(x)).")
 
-    The cases (:func:`keep_step_cases`) sit on both sides of every limit: the 10 % saving (>=), a
-    rise in MACs, each accuracy limit (>=) and the noise widening it, PCK@0.1 alone failing, and the
-    accuracy step's strict ``>`` gain and its 15 % cost allowance. A failure names the case, not the
-    answer it expected."""
+
+def _keep_step_problem(fn: Callable, case: RuleCase, expected: bool) -> str:
+    """What is wrong with ``fn`` on ``case`` (it gets copies), or ``""``."""
+    try:
+        got = fn(*case.args())
+    except Exception as err:  # noqa: BLE001 - a learner's function may raise anything
+        return f"it raised {type(err).__name__}: {err} on {case.label}."
+    if not isinstance(got, (bool, np.bool_)):
+        return f"return True (keep) or False (drop), got {checks.describe(got)} on {case.label}."
+    if bool(got) == expected:
+        return ""
+    label = case.label[0].upper() + case.label[1:]
+    return f"{label} should be {'kept' if expected else 'dropped'}.{AT_LIMIT_NOTE if case.at_limit else ''}"
+
+
+def check_keep_step(fn: Callable, name: str = "keep_step",
+                    metrics: Sequence[str] = RULE_METRICS) -> checks.CheckResult:
+    """09 Ex4: ``fn(goal, before, after, noise) -> bool``, the capstone's keep/drop rule, on the
+    validation metrics ``metrics`` (first, strict: keys ``f"val {metric}"``; today's notebook text
+    uses PCK@0.2 and PCK@0.1).
+
+    The cases (:func:`keep_step_cases`) sit on both sides of every limit: the 10 % saving (>=), a rise
+    in MACs, each accuracy limit (>= max(limit, noise), noise below and above it) and steps between it
+    and limit + noise, the strict metric alone failing, and the accuracy step's strict ``>`` gain on
+    the first metric (also when it loses accuracy) and its 15 % cost allowance (<=). The expected
+    decisions are worked out first, and ``fn`` gets copies, so converting to points in place is fine.
+    A failure names the kind of case, not the table of answers."""
     if (res := _not_a_function(fn, name, "goal, before, after, noise")) is not None:
         return res
-    cases = keep_step_cases()
-    for label, case in cases:
-        try:
-            got = fn(*case)
-        except Exception as err:  # noqa: BLE001 - a learner's function may raise anything
-            return checks._report(False, name, f"it raised {type(err).__name__}: {err} on {label}.",
-                                  HINTS["09 Ex4"][0])
-        if not isinstance(got, (bool, np.bool_)):
-            return checks._report(False, name, f"return True (keep) or False (drop), got "
-                                  f"{checks.describe(got)} on {label}.", HINTS["09 Ex4"][0])
-        if bool(got) != _rule_answer(*case):
-            return checks._report(False, name, f"wrong decision on {label}.", HINTS["09 Ex4"][0])
+    cases = keep_step_cases(metrics)
+    expected = [_rule_answer(case, metrics) for case in cases]
+    for case, answer in zip(cases, expected):
+        if problem := _keep_step_problem(fn, case, answer):
+            return checks._report(False, name, problem, HINTS["09 Ex4"][0])
     return checks._report(True, name, f"all {len(cases)} cases, on both sides of every limit.")
