@@ -552,10 +552,10 @@ def check_binary_filter(my_alpha, my_binary_filter, filt) -> CheckResults:
     arr, _ = checks.as_array(my_binary_filter)
     hint = "Every value should be +alpha or -alpha, with the sign of its weight."
     if arr is not None and arr.shape == filt.shape:
-        if not np.allclose(arr[filt == 0], alpha, atol=ALPHA_ATOL):
-            hint = "Look at the weight that is exactly 0: in this course sign(0) = +1."
-        elif np.allclose(np.abs(arr), 1):
+        if np.allclose(np.abs(arr), 1):
             hint = "The values are only the signs: scale them by alpha."
+        elif not np.allclose(arr[filt == 0], alpha, atol=ALPHA_ATOL):
+            hint = "Look at the weight that is exactly 0: in this course sign(0) = +1."
     second = checks.check_array("binarized filter", my_binary_filter, alpha * signs, rtol=0, atol=ALPHA_ATOL,
                                 hint=hint)
     return CheckResults([first, second])
