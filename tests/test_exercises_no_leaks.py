@@ -311,3 +311,32 @@ def test_convert_checks_one_sample_for_every_mode():
     for mode in ("float32", "dynamic", "float16"):
         assert tflite.convert(model, mode)[4:8] == b"TFL3"
     assert tflite.convert(model, "int8", representative_data=x)[4:8] == b"TFL3"
+
+
+def test_a_checker_cell_reveals_the_answer_once_hint_2_was_asked(results_dir):
+    """In a kernel: the 00 Ex0 checker cell hides 4,000 until hints.ask has shown rung 2 of 00 Ex0."""
+    import contextlib
+    import io
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from course_lib import progress
+
+    ip = InteractiveShell.instance()
+    try:
+        ip.run_cell("from course_lib import exercises\nweight_bytes = 3")
+
+        def run() -> str:
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                ip.run_cell("exercises.check_weight_bytes(weight_bytes);", store_history=True)
+            return out.getvalue()
+
+        assert "❌" in (first := run()) and "4,000" not in first
+        progress.note_hint("00 Ex0", 1)
+        assert "4,000" not in run()
+        progress.note_hint("00 Ex0", 2)
+        assert "The expected answer: 4,000" in run()
+    finally:
+        InteractiveShell.clear_instance()
+        progress._runs.clear()

@@ -172,7 +172,7 @@ def shell(results_dir):
     from IPython.core.interactiveshell import InteractiveShell
 
     ip = InteractiveShell.instance()
-    ip.run_cell("from course_lib import checks")
+    ip.run_cell("from course_lib import checks, exercises")
     progress._runs.clear()
     yield ip
     InteractiveShell.clear_instance()
@@ -228,7 +228,8 @@ def test_checks_in_a_checker_cell_are_recorded_under_the_results_folder(shell, r
 def test_the_checks_of_one_cell_run_are_one_try(shell, monkeypatch):
     monkeypatch.delenv("COURSE_STRICT_CHECKS", raising=False)
     checker = _checker_source(CHECKER_04)
-    _run(shell, "import numpy as np\nmy_alpha = 3.2 / 9\nmy_binary_filter = None")
+    _run(shell, "import numpy as np\nfilt = np.array([[0.2, -0.5, 0.1], [0.4, -0.3, -0.6], [0.0, 0.9, -0.2]])\n"
+                "my_alpha = 3.2 / 9\nmy_binary_filter = None")
     text = _run(shell, checker)
     assert text.count("✅") == 1 and text.count("❌") == 1 and text.count("Stuck?") == 1
     entry = progress.load()["04 Ex1"]
