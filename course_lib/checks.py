@@ -171,9 +171,9 @@ def show_number(x) -> str:
     v = float(x)
     if math.isfinite(v) and v.is_integer() and abs(v) < 1e16:
         return f"{int(v):,}"
-    for digits in range(6, 16):  # 851,967.5 stays 851,967.5: a rounded text could look like the answer
+    for digits in range(6, 16):  # 851,967.5 stays 851,967.5: a text rounded to a whole number could look right
         text = f"{v:,.{digits}g}"
-        if not math.isfinite(v) or float(text.replace(",", "")) == v:
+        if not math.isfinite(v) or not float(text.replace(",", "")).is_integer():
             return text
     return text
 

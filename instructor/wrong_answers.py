@@ -34,36 +34,6 @@ def mistake(chapter: str, what: str):
 
 
 # ---- 01 ---------------------------------------------------------------------------------------------------
-_conv2_hint = "Kh*Kw*C_in*C_out*H_out*W_out with C_in = 16, C_out = 32 and a 14x14 output"
-
-
-@mistake("01", "Exercise 1: conv2's MACs on the 28x28 input (forgot the pooling before conv2)")
-def _():
-    return checks.check_int("MACs of conv2", 3 * 3 * 16 * 32 * 28 * 28, 903_168, hint=_conv2_hint)
-
-
-@mistake("01", "Exercise 1: forgot the kernel size (C_in*C_out*H*W)")
-def _():
-    return checks.check_int("MACs of conv2", 16 * 32 * 14 * 14, 903_168, hint=_conv2_hint)
-
-
-@mistake("01", "Exercise 2: logits parameters without the biases")
-def _():
-    return checks.check_int("parameters of logits", 64 * 10, 650, hint="n*m weights plus one bias per output unit")
-
-
-@mistake("01", "Exercise 3: one image instead of a batch of 32")
-def _():
-    return checks.check_int("bytes of conv1's output for a batch of 32", 28 * 28 * 16 * 4, 1_605_632,
-                            hint="H*W*C values per image, 4 bytes per float32, times the batch size")
-
-
-@mistake("01", "Exercise 3: counted values, not bytes (forgot 4 bytes per float32)")
-def _():
-    return checks.check_int("bytes of conv1's output for a batch of 32", 28 * 28 * 16 * 32, 1_605_632,
-                            hint="H*W*C values per image, 4 bytes per float32, times the batch size")
-
-
 def timer(warm: bool, reduce, scale: float = 1000.0, clock=None):
     """A learner's timer for 01's exercise 4 (also used by the tests): ``warm`` runs the warm-up calls untimed
     (otherwise they are timed too), ``reduce`` turns the per-call times into one number (the right answer is
@@ -96,92 +66,104 @@ def _():
     return exercises.check_timer("your timer", timer(False, statistics.median))
 
 
+def _cnn():
+    from course_lib import models
+    return models.small_cnn(input_shape=(28, 28, 1), classes=10)
+
+
+@mistake("01", "Exercise 1: conv2's MACs on the 28x28 input (forgot the pooling before conv2)")
+def _():
+    return exercises.check_conv2_macs(3 * 3 * 16 * 32 * 28 * 28, _cnn())
+
+
+@mistake("01", "Exercise 1: forgot the kernel size (C_in*C_out*H*W)")
+def _():
+    return exercises.check_conv2_macs(16 * 32 * 14 * 14, _cnn())
+
+
+@mistake("01", "Exercise 2: logits parameters without the biases")
+def _():
+    return exercises.check_logits_params(64 * 10, _cnn())
+
+
+@mistake("01", "Exercise 3: one image instead of a batch of 32")
+def _():
+    return exercises.check_activation_bytes(28 * 28 * 16 * 4, _cnn(), batch=32)
+
+
+@mistake("01", "Exercise 3: counted values, not bytes (forgot 4 bytes per float32)")
+def _():
+    return exercises.check_activation_bytes(28 * 28 * 16 * 32, _cnn(), batch=32)
+
+
 @mistake("01", "Exercise 4: timer returns seconds")
 def _():
     return exercises.check_timer("your timer", timer(True, statistics.median, scale=1.0))
 
 
 # ---- 02 ---------------------------------------------------------------------------------------------------
-def _sep_cases():
-    from course_lib import separable
-    return [((dk, m, n, df), separable.separable_conv_macs(dk, m, n, df))
-            for dk, m, n, df in [(3, 32, 64, 56), (5, 8, 16, 14), (1, 3, 7, 9), (3, 512, 512, 14)]]
-
-
 @mistake("02", "Exercise 1: only the depthwise term")
 def _():
-    return checks.check_function("my_separable_macs", lambda dk, m, n, df: dk * dk * m * df * df, _sep_cases(),
-                                 hint="Depthwise: Dk*Dk*M*Df*Df. Pointwise: M*N*Df*Df. Add them.")
+    return exercises.check_separable_macs(lambda dk, m, n, df: dk * dk * m * df * df)
 
 
 @mistake("02", "Exercise 1: the depthwise term multiplied by N (a standard convolution)")
 def _():
-    return checks.check_function("my_separable_macs", lambda dk, m, n, df: dk * dk * m * n * df * df + m * n * df * df,
-                                 _sep_cases(), hint="Depthwise: Dk*Dk*M*Df*Df. Pointwise: M*N*Df*Df. Add them.")
+    return exercises.check_separable_macs(lambda dk, m, n, df: dk * dk * m * n * df * df + m * n * df * df)
 
 
 @mistake("02", "Exercise 2: a matrix product over the channels (sums them away) instead of a per-channel product")
 def _():
-    from course_lib import separable
-    rng = np.random.default_rng(0)
-    dw, pw = rng.normal(size=(3, 3, 5, 1)), rng.normal(size=(1, 1, 5, 7))
-    return checks.check_function("my_equivalent_kernel", lambda d, p: d[..., 0] @ p[0, 0],
-                                 [((dw, pw), separable.equivalent_kernel(dw, pw))],
-                                 hint="K[y, x, c, o] = dw[y, x, c, 0] * pw[0, 0, c, o]; the result has shape (Dk, Dk, M, N).")
+    return exercises.check_equivalent_kernel(lambda d, p: d[..., 0] @ p[0, 0])
 
 
 @mistake("02", "Exercise 4: the MAC ratio 1/N + 1/Dk² instead of the speed-up (its inverse)")
 def _():
-    from course_lib import separable
-    expected = separable.standard_conv_macs(3, 64, 64, 32) / separable.separable_conv_macs(3, 64, 64, 32)
-    return checks.check_close("predicted speed-up for Dk=3, M=N=64", 1 / 64 + 1 / 9, expected, rtol=1e-3,
-                              hint="Speed-up = 1 / (1/N + 1/Dk²).")
+    return exercises.check_predicted_speedup(1 / 64 + 1 / 9)
+
+
+@mistake("02", "Exercise 4: one decimal (7.9): two are asked for")
+def _():
+    return exercises.check_predicted_speedup(7.9)
 
 
 # ---- 03 ---------------------------------------------------------------------------------------------------
-_block_hint = "Three terms: the expansion at 16x16 (before the stride), the depthwise and the projection at 8x8."
-
-
 @mistake("03", "Exercise 1: every term at 16x16 (ignored the stride)")
 def _():
-    return checks.check_int("MACs of the inverted residual block", 16 * 16 * 24 * 144 + 16 * 16 * 9 * 144 + 16 * 16 * 144 * 32,
-                            1_262_592, hint=_block_hint)
+    return exercises.check_inverted_block_macs(16 * 16 * 24 * 144 + 16 * 16 * 9 * 144 + 16 * 16 * 144 * 32)
 
 
 @mistake("03", "Exercise 1: expansion also at 8x8 (stride applied before the expansion)")
 def _():
-    return checks.check_int("MACs of the inverted residual block", 8 * 8 * 24 * 144 + 8 * 8 * 9 * 144 + 8 * 8 * 144 * 32,
-                            1_262_592, hint=_block_hint)
+    return exercises.check_inverted_block_macs(8 * 8 * 24 * 144 + 8 * 8 * 9 * 144 + 8 * 8 * 144 * 32)
 
 
 # ---- 04 ---------------------------------------------------------------------------------------------------
 _filt = np.array([[0.2, -0.5, 0.1], [0.4, -0.3, -0.6], [0.0, 0.9, -0.2]])
-_alpha_hint = "alpha is the mean of the absolute values of all 9 weights."
 
 
 @mistake("04", "Exercise 1: alpha = mean of the weights (signs cancel)")
 def _():
-    return checks.check_close("alpha of the filter", _filt.mean(), 3.2 / 9, hint=_alpha_hint)
+    return exercises.check_binary_filter(_filt.mean(), _filt.mean() * np.where(_filt >= 0, 1.0, -1.0), _filt)
 
 
 @mistake("04", "Exercise 1: np.sign for the binary filter (the 0.0 weight becomes 0, not +1)")
 def _():
     alpha = np.abs(_filt).mean()
-    return checks.check_array("binarized filter", alpha * np.sign(_filt),
-                              (3.2 / 9) * np.array([[1, -1, 1], [1, -1, -1], [1, 1, -1]]),
-                              hint="Multiply alpha by sign(filt), where the 0.0 weight counts as +1.")
+    return exercises.check_binary_filter(alpha, alpha * np.sign(_filt), _filt)
 
 
 @mistake("04", "Exercise 3: XOR instead of XNOR")
 def _():
-    got = "".join("1" if p != q else "0" for p, q in zip("10110010", "11100110"))
-    return checks.check(got == "10101011", "XNOR bit string", f"Expected an 8-character string of 0/1, got {got!r}.",
-                        hint="XNOR is 1 where the two bits are equal and 0 where they differ.")
+    a, b = "10110010", "11100110"
+    got = "".join("1" if p != q else "0" for p, q in zip(a, b))
+    return exercises.check_xnor(got, 5, 2, a, b)
 
 
 @mistake("04", "Exercise 3: dot product = number of agreements")
 def _():
-    return checks.check_int("binary dot product", 5, 2, hint="dot = agreements - disagreements = 2 * agreements - n.")
+    return checks.check_int("binary dot product", 5, 2, factor=False,
+                            hint="Each agreement adds +1 to a ±1 dot product; what does each disagreement add?")
 
 
 @mistake("04", "Exercise 4: packed signs only, forgot the float32 alpha per filter")
@@ -204,35 +186,16 @@ def _w_ex():
 
 @mistake("05", "Exercise 1: off by one (sorted[k] instead of sorted[k - 1])")
 def _():
-    from course_lib import prune
     w = _w_ex()
     k = int(round(0.7 * w.size))
-    return checks.check_close("threshold for 70% sparsity", float(np.sort(np.abs(w).ravel())[k]),
-                              prune.magnitude_threshold(w, 0.7), rtol=1e-6,
-                              hint="Sort |w| (flattened), take the k-th smallest, k = round(0.7 * n). Python indexes from 0.")
+    return exercises.check_threshold(float(np.sort(np.abs(w).ravel())[k]), w, 0.7)
 
 
 @mistake("05", "Exercise 1: threshold on the signed weights (forgot the absolute value)")
 def _():
-    from course_lib import prune
     w = _w_ex()
     k = int(round(0.7 * w.size))
-    return checks.check_close("threshold for 70% sparsity", float(np.sort(w.ravel())[k - 1]),
-                              prune.magnitude_threshold(w, 0.7), rtol=1e-6,
-                              hint="Sort |w| (flattened), take the k-th smallest, k = round(0.7 * n). Python indexes from 0.")
-
-
-def _schedule_cases():
-    from course_lib import prune
-    cases = [((t, 0.0, 0.9, 100, 1100), prune.polynomial_sparsity(t, 0.0, 0.9, 100, 1100))
-             for t in (0, 100, 350, 600, 1000, 1100, 2000)]
-    cases.append(((50, 0.2, 0.5, 0, 100, 1), prune.polynomial_sparsity(50, 0.2, 0.5, 0, 100, power=1)))
-    cases += [((t, 0.3, 0.8, 100, 600, 3), prune.polynomial_sparsity(t, 0.3, 0.8, 100, 600)) for t in (50, 100, 350, 700)]
-    return cases
-
-
-_schedule_hint = ("progress = (t - t0) / (end - t0), clipped to [0, 1]; "
-                  "s = s_f + (s_i - s_f) * (1 - progress) ** power")
+    return exercises.check_threshold(float(np.sort(w.ravel())[k - 1]), w, 0.7)
 
 
 @mistake("05", "Exercise 2: progress not clipped (before begin_step / after end_step)")
@@ -240,7 +203,7 @@ def _():
     def schedule(step, initial, final, begin_step, end_step, power=3):
         progress = (step - begin_step) / (end_step - begin_step)
         return final + (initial - final) * (1.0 - progress) ** power
-    return checks.check_function("my_schedule", schedule, _schedule_cases(), hint=_schedule_hint)
+    return exercises.check_schedule(schedule)
 
 
 @mistake("05", "Exercise 2: returns 0 before begin_step (the initial sparsity is not always 0)")
@@ -250,7 +213,7 @@ def _():
             return 0.0
         progress = min((step - begin_step) / (end_step - begin_step), 1.0)
         return final + (initial - final) * (1.0 - progress) ** power
-    return checks.check_function("my_schedule", schedule, _schedule_cases(), hint=_schedule_hint)
+    return exercises.check_schedule(schedule)
 
 
 @mistake("05", "Exercise 1: one threshold per output channel (an array) instead of one for the tensor")
@@ -265,36 +228,26 @@ def _():
     def schedule(step, initial, final, begin_step, end_step, power=3):
         progress = min(max((step - begin_step) / (end_step - begin_step), 0.0), 1.0)
         return initial + (final - initial) * progress ** power
-    return checks.check_function("my_schedule", schedule, _schedule_cases(), hint=_schedule_hint)
+    return exercises.check_schedule(schedule)
 
 
 @mistake("05", "Exercise 4: only C_out shrunk (C_in still conv1's 16 channels)")
 def _():
-    return checks.check_int("MACs of the pruned conv2", 3 * 3 * 16 * 16 * 14 * 14, 225_792,
-                            hint="Both C_in and C_out have shrunk: C_in is what conv1 kept.")
+    from course_lib import models, prune
+    base = models.small_cnn((28, 28, 1), 10, name="small_cnn")
+    small = prune.rebuild_pruned(base, prune.select_channels(base, 0.5))
+    return exercises.check_pruned_macs(3 * 3 * 16 * 16 * 14 * 14, small)
 
 
 # ---- 06 ---------------------------------------------------------------------------------------------------
-def _crelu_cases():
-    from course_lib import pvanet
-    x_small = np.array([1.0, -2.0, 0.5])
-    x_batch = np.random.default_rng(0).normal(size=(2, 4, 4, 3))
-    return [((x_small,), pvanet.crelu(x_small)), ((x_batch,), pvanet.crelu(x_batch))]
-
-
-_crelu_hint = "np.concatenate([x, -x], axis=-1), then np.maximum(..., 0). Concatenate on the last axis."
-
-
 @mistake("06", "Exercise 2: concatenated on axis 0")
 def _():
-    return checks.check_function("my_crelu", lambda x: np.maximum(np.concatenate([x, -x], axis=0), 0),
-                                 _crelu_cases(), hint=_crelu_hint)
+    return exercises.check_crelu(lambda x: np.maximum(np.concatenate([x, -x], axis=0), 0))
 
 
 @mistake("06", "Exercise 2: ReLU before negating: [relu(x), -relu(x)]")
 def _():
-    return checks.check_function("my_crelu", lambda x: np.concatenate([np.maximum(x, 0), -np.maximum(x, 0)], axis=-1),
-                                 _crelu_cases(), hint=_crelu_hint)
+    return exercises.check_crelu(lambda x: np.concatenate([np.maximum(x, 0), -np.maximum(x, 0)], axis=-1))
 
 
 def _crelu_pair():
@@ -323,75 +276,48 @@ def _q():
 
 @mistake("07", "Exercise 1: divided the range by 256 instead of 255 steps")
 def _():
-    Q = _q()
-    ref = Q.qparams_from_range(-0.5, 1.5, bits=8)
-    return checks.check_close("scale for [-0.5, 1.5]", 2.0 / 256, float(ref.scale), rtol=1e-5,
-                              hint="s = (r_max - r_min) / (q_max - q_min) with q_min = -128, q_max = 127")
+    return exercises.check_qparams_function(lambda lo, hi: ((hi - lo) / 256, int(np.round(-128 - lo / ((hi - lo) / 256)))))
 
 
 @mistake("07", "Exercise 1: zero point with the wrong sign (q_min + r_min / s)")
 def _():
-    Q = _q()
-    ref = Q.qparams_from_range(-0.5, 1.5, bits=8)
-    return checks.check_int("zero point for [-0.5, 1.5]", int(np.round(-128 + -0.5 / (2 / 255))), int(ref.zero_point),
-                            hint="z = round(q_min - r_min / s): the code that represents real 0")
+    return exercises.check_qparams_function(lambda lo, hi: ((hi - lo) / 255, int(np.round(-128 + lo / ((hi - lo) / 255)))))
 
 
 def quantize_cases():
-    """07's exercise 2 cases: three ranges, ties at zero point 0 and ties at zero point -3 (also used by the tests)."""
-    Q = _q()
-    x = np.array([-3.0, -0.5, 0.0, 0.0235, 0.125, 1.0, 9.0])
-    cases = []
-    for lo, hi in ((-1.0, 1.0), (0.0, 6.0), (-0.5, 1.5)):
-        qp = Q.qparams_from_range(lo, hi)
-        cases.append(((x, float(qp.scale), int(qp.zero_point)), Q.quantize(x, qp)))
-    cases.append(((np.array([0.5, -0.5, 1.5, 2.5]), 1.0, 0), np.array([1, -1, 2, 3], np.int8)))
-    cases.append(((np.array([0.25, -0.25, 0.75, -1.25]), 0.5, -3), np.array([-2, -4, -1, -6], np.int8)))
-    return cases
-
-
-_quantize_hint = "divide by the scale, round, add the zero point, then clip to [-128, 127]"
+    """07's exercise 2 cases (also used by the tests): the checker's own, from course_lib.exercises."""
+    return exercises.quantize_cases()
 
 
 @mistake("07", "Exercise 2: zero point added before rounding (only shows on ties with a nonzero zero point)")
 def _():
     Q = _q()
-    return checks.check_function("my_quantize", lambda x, s, z: np.clip(Q.round_half_away(np.asarray(x) / s + z), -128, 127)
-                                 .astype(np.int8), quantize_cases(), dtype=np.int8, hint=_quantize_hint)
+    return exercises.check_quantize(lambda x, s, z: np.clip(Q.round_half_away(np.asarray(x) / s + z), -128, 127)
+                                    .astype(np.int8))
 
 
 @mistake("07", "Exercise 2: no clipping (values outside the range wrap around in int8)")
 def _():
-    return checks.check_function("my_quantize", lambda x, s, z: (np.round(np.asarray(x) / s) + z).astype(np.int8),
-                                 quantize_cases(), hint=_quantize_hint)
+    return exercises.check_quantize(lambda x, s, z: (np.round(np.asarray(x) / s) + z).astype(np.int8))
 
 
 @mistake("07", "Exercise 2: np.round (round half to even) instead of rounding half away from zero")
 def _():
-    return checks.check_function("my_quantize", lambda x, s, z: np.clip(np.round(np.asarray(x) / s) + z, -128, 127).astype(np.int8),
-                                 quantize_cases(), hint=_quantize_hint)
-
-
-def _requant(out):
-    Q = _q()
-    acc = np.array([-5000, -120, 0, 777, 3100, 29000, 250000], dtype=np.int32)
-    m, s = Q.quantize_multiplier(0.02 * 0.004 / 0.05)
-    expected = Q.requantize(acc, m, s, Q.QParams(np.float32(0.05), np.int64(-20)), "relu")
-    return checks.check_array("requantized outputs", out(acc), expected, atol=0,
-                              hint="M = s_x * s_w / s_y; add the zero point after rounding; "
-                                   "ReLU clamps at the zero point (-20)")
+    return exercises.check_quantize(lambda x, s, z: np.clip(np.round(np.asarray(x) / s) + z, -128, 127).astype(np.int8))
 
 
 @mistake("07", "Exercise 3: ReLU clamped at 0 instead of at the zero point")
 def _():
     Q = _q()
-    return _requant(lambda acc: np.clip(Q.round_half_away(0.0016 * acc) - 20, 0, 127).astype(np.int8))
+    acc = exercises.REQUANT_ACC
+    return exercises.check_requantized(np.clip(Q.round_half_away(0.0016 * acc) - 20, 0, 127).astype(np.int8), acc)
 
 
 @mistake("07", "Exercise 3: forgot the output zero point")
 def _():
     Q = _q()
-    return _requant(lambda acc: np.clip(Q.round_half_away(0.0016 * acc), -20, 127).astype(np.int8))
+    acc = exercises.REQUANT_ACC
+    return exercises.check_requantized(np.clip(Q.round_half_away(0.0016 * acc), -20, 127).astype(np.int8), acc)
 
 
 # ---- 09 ---------------------------------------------------------------------------------------------------

@@ -252,7 +252,7 @@ def test_common_wrong_answers_fail_their_checkers():
     assert len(rows) >= 20
     passed = [what for _, what, _, ok in rows if ok]
     assert not passed, f"checkers accepted these mistakes: {passed}"
-    assert all(message.startswith("❌") and "Hint:" in message for *_, message, _ in rows)
+    assert all("❌" in message and "Hint:" in message for *_, message, _ in rows)   # a checker of two checks may pass one
 
 
 def test_make_student_never_overwrites_an_edited_source_copy(tmp_path):
