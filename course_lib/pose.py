@@ -15,8 +15,10 @@ Every position is ``(x, y)`` in image pixels: x to the right (a column), y down 
 - Diagnostics: :func:`scores`, :func:`pck_table`, :func:`per_joint_table` (models side by side),
   :func:`pck_by_visibility` (visible vs occluded joints), :func:`swap_rate` (left/right swaps)
   and :func:`worst_cases`.
-- Bad input (NaN joints, NaN or negative σ and stride, non-integer sizes, channels-first maps,
-  empty batches, figures with no visible joint) gets a ValueError naming the argument, or a
+- Bad input (NaN joints, NaN or negative σ and stride, non-integer sizes, channels-first maps or maps
+  whose joints axis is ambiguous, text or ragged lists, empty batches, figures with no visible joint
+  or a box of size 0, a learning rate that is not positive and finite, non-finite training data, a
+  ``config`` that does not describe the model) gets a ValueError naming the argument, or a
   documented NaN.
 - :func:`stacked_hourglass` builds Newell's network and the light variants of the capstone: MobileNetV2
   blocks instead of residual modules (:func:`course_lib.mobilenet.inverted_residual_block`), a CReLU
@@ -28,6 +30,7 @@ Every position is ``(x, y)`` in image pixels: x to the right (a column), y down 
 """
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 
 import keras
@@ -67,10 +70,60 @@ def _positive(value, name: str) -> float:
     return float(value)
 
 
-def _alpha(alpha) -> float:
-    if isinstance(alpha, (bool, np.bool_)) or not 0 < alpha <= 1:
-        raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+def _index(value, name: str) -> int:
+    """``value`` as an int that may be negative (an index such as ``stack=-1``), else a ValueError."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be a whole number (an index such as -1), got {value!r} "
+                         f"({type(value).__name__})")
+    return int(value)
+
+
+def _alpha(alpha, name: str = "alpha") -> float:
+    """A PCK threshold: a number in (0, 1], else a ValueError naming ``name``."""
+    number = (int, float, np.integer, np.floating)
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, number):
+        raise ValueError(f"{name} must be a number in (0, 1], got {alpha!r} ({type(alpha).__name__})")
+    if not 0 < alpha <= 1:
+        raise ValueError(f"{name} must be in (0, 1], got {alpha!r}")
     return float(alpha)
+
+
+def _is_list(value) -> bool:
+    """A list, tuple or 1-D array (not text, not a dict, not one number)."""
+    return isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, (str, bytes))
+
+
+def _alphas(alphas) -> list:
+    """``alphas`` as a list if it is a non-empty list of PCK thresholds in (0, 1], such as (0.2, 0.1)
+    (kept as given: they name the columns and keys)."""
+    if not _is_list(alphas):
+        raise ValueError(f"alphas must be a list of PCK thresholds such as (0.2, 0.1), got {alphas!r}")
+    if len(alphas) == 0:
+        raise ValueError("alphas is empty: give at least one PCK threshold, such as (0.2, 0.1)")
+    for i, a in enumerate(alphas):
+        _alpha(a, f"alphas[{i}]")
+    return list(alphas)
+
+
+def _floats(value, name: str) -> np.ndarray:
+    """``value`` as a float32 array, or a ValueError naming ``name`` (text, ragged lists, None)."""
+    if isinstance(value, (str, bytes)):
+        raise ValueError(f"{name} must be an array of numbers, got {type(value).__name__} {value[:40]!r}")
+    try:
+        return np.asarray(value, np.float32)
+    except (TypeError, ValueError) as err:
+        why = ("its rows have different lengths (a ragged list)" if "inhomogeneous" in str(err)
+               else f"it holds something that is not a number ({err})")
+        raise ValueError(f"{name} must be an array of numbers, but {why}") from None
+
+
+def _finite(array: np.ndarray, name: str) -> np.ndarray:
+    """``array`` if every value is finite, else a ValueError saying how many are NaN or inf."""
+    bad = int(np.size(array) - np.isfinite(array).sum())
+    if bad:
+        raise ValueError(f"{name} contains {bad} NaN or inf value(s): training on them would make every "
+                         f"weight NaN")
+    return array
 
 
 def _check_poses(poses, name: str = "poses") -> np.ndarray:
@@ -80,7 +133,7 @@ def _check_poses(poses, name: str = "poses") -> np.ndarray:
     visibility column, its flag becomes 0. Missing joints get all-zero heat maps, are not counted
     by PCK, and are left out of the bounding box.
     """
-    poses = np.array(poses, np.float32)
+    poses = np.array(_floats(poses, name))
     if poses.ndim != 3 or poses.shape[-1] not in (2, 3) or poses.shape[1] < 1:
         raise ValueError(f"{name} must have shape (N, joints, 3) [x, y, visible] or "
                          f"(N, joints, 2) [x, y], got {poses.shape}")
@@ -103,7 +156,8 @@ def _flagged(poses, name: str = "poses") -> np.ndarray:
 
 
 def _check_pred(pred, poses: np.ndarray) -> np.ndarray:
-    pred = np.asarray(pred, np.float32)
+    """``pred`` as float32 (N, J, 2), matching ``poses``, else a ValueError."""
+    pred = _floats(pred, "pred")
     if pred.shape != poses.shape[:-1] + (2,):
         raise ValueError(f"predictions have shape {pred.shape}, expected {poses.shape[:-1] + (2,)} "
                          f"(one (x, y) per joint of each figure)")
@@ -135,8 +189,9 @@ def heatmaps(poses, size: int = 16, stride: float = STRIDE, sigma: float = 1.0) 
 
 
 def _check_maps(maps, joints: int | None) -> np.ndarray:
-    """Heat maps as float32 (N, H, W, J); refuses empty, non-finite and channels-first arrays."""
-    maps = np.asarray(maps, np.float32)
+    """Heat maps as float32 (N, H, W, J); refuses empty, non-finite and channels-first arrays, and,
+    without ``joints``, any shape whose reading is ambiguous (maps not square as (N, H, W, joints))."""
+    maps = _floats(maps, "maps")
     if maps.ndim != 4 or 0 in maps.shape:
         raise ValueError(f"maps must have shape (N, H, W, joints) with no empty axis, "
                          f"got {maps.shape}")
@@ -145,11 +200,15 @@ def _check_maps(maps, joints: int | None) -> np.ndarray:
         first = " (channels first? use maps.transpose(0, 2, 3, 1))" if a == joints else ""
         raise ValueError(f"maps have {c} channels on the last axis, expected joints={joints}"
                          f"{first}")
-    if joints is None and b == c and a != b and c > a:
+    if joints is None and a != b and b == c:
         raise ValueError(f"maps of shape {maps.shape} look channels-first (N, joints, H, W): the "
-                         f"last two axes are equal and larger than the second. Give (N, H, W, "
-                         f"joints), e.g. maps.transpose(0, 2, 3, 1), or pass joints= to say which "
-                         f"axis holds the joints")
+                         f"last two axes are equal (square maps) and the middle two are not. Give (N, H, "
+                         f"W, joints), e.g. maps.transpose(0, 2, 3, 1), or pass joints= to say how many "
+                         f"joints the last axis holds")
+    if joints is None and a != b and c > 1:   # (N, H, W, 1) is one joint: no map is 1 pixel wide
+        raise ValueError(f"maps of shape {maps.shape} are not square maps read either way, (N, H, W, "
+                         f"joints) or (N, joints, H, W): pass joints= (the number of joints, on the last "
+                         f"axis) to read them as {a}x{b} maps of {c} joints")
     if not np.isfinite(maps).all():
         raise ValueError("maps contain NaN or inf: the network (or its conversion) produced "
                          "invalid outputs")
@@ -168,9 +227,11 @@ def decode(maps, stride: float = STRIDE,
     not move it at all, on either axis. Then map back to image pixels:
     ``x = (column + shift + 0.5) * stride``, ``y = (row + shift + 0.5) * stride``.
 
-    ``joints``: the number of joints on the last axis, when known. Without it, maps whose last two
-    axes are equal and larger than the second, e.g. (N, 16, 64, 64), are refused as channels-first
-    (an all-equal shape such as (N, 16, 16, 16) cannot be told apart and is read channels-last).
+    ``joints``: the number of joints on the last axis, when known. Without it the number of joints is
+    inferred only from square maps (H == W) or a single joint (N, H, W, 1): (N, 16, 64, 64) is refused
+    as channels-first, and a shape such as (N, 16, 8, 12), square neither way, asks for ``joints=`` (an
+    all-equal shape such as (N, 16, 16, 16) cannot be told apart and is read channels-last, the
+    course's layout).
     """
     maps = _check_maps(maps, joints)
     stride = _positive(stride, "stride")
@@ -211,6 +272,17 @@ def normalised_errors(pred, poses) -> np.ndarray:
         return dist / bbox_size(poses)[:, None]
 
 
+def _sized(poses: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """:func:`bbox_size` of ``poses``; a ValueError when a figure with a visible joint has a box of size 0."""
+    size = bbox_size(poses)
+    flat = np.flatnonzero((size == 0) & visible.any(1))
+    if len(flat):
+        raise ValueError(f"poses: figure(s) {flat[:5].tolist()} have a bounding box of size 0 (all their "
+                         f"known joints at one point), so PCK's threshold alpha * size would be 0; PCK "
+                         f"needs figures whose known joints are not all in one place")
+    return size
+
+
 def _share(correct: np.ndarray, counted: np.ndarray) -> np.ndarray:
     """``correct / counted``, NaN where nothing is counted."""
     return np.divide(correct, counted, out=np.full(np.shape(correct), np.nan), where=counted > 0)
@@ -229,10 +301,11 @@ def pck(pred, poses, alpha: float = 0.2) -> dict:
     a NaN ``per_joint``, a figure with no visible joint a NaN ``per_figure`` (it adds nothing to
     ``overall``), and ``overall`` is NaN when no joint of the batch is visible.
     """
-    poses = _flagged(poses)
+    poses, alpha = _flagged(poses), _alpha(alpha)
     dist = np.linalg.norm(_check_pred(pred, poses) - poses[..., :2], axis=-1)
     visible = poses[..., 2] > 0
-    correct = (dist <= np.float32(_alpha(alpha)) * bbox_size(poses)[:, None]) & visible
+    size = _sized(poses, visible)
+    correct = (dist <= np.float32(alpha) * size[:, None]) & visible
     return {"overall": float(_share(correct.sum(), visible.sum())),
             "per_joint": _share(correct.sum(0), visible.sum(0)),
             "per_figure": _share(correct.sum(1), visible.sum(1)),
@@ -253,7 +326,7 @@ def pck_table(pred, poses, alphas: Sequence[float] = (0.2, 0.1),
     """PCK per joint (rows: each joint and "all") at each alpha, in percent. Any number of joints:
     rows are named by ``names``, else the course's JOINTS for 16 joints, else "joint 0", ..."""
     cols = {}
-    for a in alphas:
+    for a in _alphas(alphas):
         res = pck(pred, poses, a)
         cols[f"PCK@{a} %"] = [*(100 * res["per_joint"]).round(1), round(100 * res["overall"], 1)]
     count = len(next(iter(cols.values()))) - 1
@@ -263,7 +336,7 @@ def pck_table(pred, poses, alphas: Sequence[float] = (0.2, 0.1),
 # --------------------------------------------------------------------------- pose diagnostics
 def scores(pred, poses, alphas: Sequence[float] = (0.2, 0.1)) -> dict[str, float]:
     """``{"PCK@0.2": ..., "PCK@0.1": ...}`` as fractions, on all visible joints (pred as (x, y))."""
-    return {f"PCK@{a}": pck(pred, poses, a)["overall"] for a in alphas}
+    return {f"PCK@{a}": pck(pred, poses, a)["overall"] for a in _alphas(alphas)}
 
 
 def pck_by_visibility(pred, poses, alpha: float = 0.2,
@@ -452,6 +525,8 @@ def _lin(x, filters: int, name: str):
 
 def _check_input_shape(input_shape: Sequence[int], depth: int) -> None:
     """Both spatial sides: whole numbers divisible by 4 * 2**depth (stride 4, depth halvings)."""
+    if not _is_list(input_shape):
+        raise ValueError(f"input_shape must be (height, width, channels), got {input_shape!r}")
     if len(input_shape) != 3:
         raise ValueError(f"input_shape must be (height, width, channels), got {tuple(input_shape)}")
     unit = 4 * 2 ** depth
@@ -490,15 +565,15 @@ def stacked_hourglass(input_shape: Sequence[int] = (64, 64, 3), joints: int = 16
     stacks, depth = _whole(stacks, "stacks"), _whole(depth, "depth")
     joints = _whole(joints, "joints")
     features, expansion = _whole(features, "features", 2), _whole(expansion, "expansion")
-    if len(stem_widths) != 2:
+    if not _is_list(stem_widths) or len(stem_widths) != 2:
         raise ValueError(f"stem_widths must be two channel counts (after the 7x7 conv, after the first block), "
-                         f"got {tuple(stem_widths)}")
+                         f"got {stem_widths!r}")
     stem_widths = tuple(_whole(w, "stem_widths entries", 2) for w in stem_widths)
     _check_input_shape(input_shape, depth)
     if block == "inverted" and (features % 8 or any(w % 8 for w in stem_widths)):
         raise ValueError(f"MobileNetV2 blocks round channels to multiples of 8: use features and stem_widths "
                          f"that are multiples of 8 (got {features}, {tuple(stem_widths)})")
-    hidden = dict(hidden or {})
+    hidden = _check_hidden(hidden)
     make = lambda x, block_name, f=features: _block(x, f, block_name, block, expansion, hidden)  # noqa: E731
 
     inputs = keras.Input(tuple(input_shape), name="image")
@@ -539,7 +614,28 @@ def stacked_hourglass(input_shape: Sequence[int] = (64, 64, 3), joints: int = 16
             back_h = keras.layers.Conv2D(features, 1, name=f"hg{s}_heat_back")(out)
             inter = keras.layers.Add(name=f"hg{s}_next")([inter, back_f, back_h])
     default = f"hourglass{stacks}_{block}" + ("_crelu" if crelu_stem else "") + ("_hyper" if hyper_head else "")
-    return keras.Model(inputs, outputs, name=name or default)
+    model = keras.Model(inputs, outputs, name=name or default)
+    _unused_hidden(hidden, model)
+    return model
+
+
+def _check_hidden(hidden) -> dict[str, int]:
+    """``hidden`` as ``{block name: whole width >= 1}``, else a ValueError naming the entry."""
+    if hidden is None:
+        return {}
+    if not isinstance(hidden, Mapping):
+        raise ValueError(f"hidden must be a dict {{block name: hidden width}}, such as hidden_widths(model) "
+                         f"returns, got {hidden!r}")
+    return {name: _whole(width, f"hidden[{name!r}]") for name, width in hidden.items()}
+
+
+def _unused_hidden(hidden: Mapping[str, int], model: keras.Model) -> None:
+    """A ValueError when a key of ``hidden`` names no block of ``model`` with hidden channels (a typo)."""
+    blocks = hidden_widths(model)
+    unknown = [name for name in hidden if name not in blocks]
+    if unknown:
+        raise ValueError(f"hidden names {unknown[:5]}, which are not blocks with hidden channels of this "
+                         f"network (its blocks are {list(blocks)[:4]}, ...: see pose.hidden_widths)")
 
 
 def stack_outputs(model: keras.Model, x: np.ndarray, batch_size: int = 100,
@@ -549,9 +645,9 @@ def stack_outputs(model: keras.Model, x: np.ndarray, batch_size: int = 100,
 
     The last batch is padded to a full one (and the padding cut off again), so the compiled forward
     pass is traced once per architecture and batch size, not again for a smaller last batch."""
-    x = np.asarray(x, np.float32)
+    x = _floats(x, "x")
     batch_size = _whole(batch_size, "batch_size")
-    if len(x) == 0:
+    if x.ndim == 0 or len(x) == 0:
         raise ValueError("x is empty: give at least one image")
     pad = -len(x) % batch_size if len(x) > batch_size else 0
     padded = np.concatenate([x, np.zeros((pad,) + x.shape[1:], np.float32)]) if pad else x
@@ -572,7 +668,7 @@ def stack_outputs(model: keras.Model, x: np.ndarray, batch_size: int = 100,
 def inference_model(model: keras.Model, stack: int = -1, name: str | None = None) -> keras.Model:
     """The model a phone would run: the same layers, only one stack's heat maps as output (the last by
     default). Intermediate outputs exist for training (intermediate supervision) only."""
-    outs = model.outputs
+    outs, stack = model.outputs, _index(stack, "stack")
     if not -len(outs) <= stack < len(outs):
         raise ValueError(f"model '{model.name}' has {len(outs)} heat-map outputs; stack={stack} does not exist")
     return keras.Model(model.inputs, outs[stack], name=name or f"{model.name}_deploy")
@@ -581,11 +677,68 @@ def inference_model(model: keras.Model, stack: int = -1, name: str | None = None
 def truncate_stacks(model: keras.Model, stacks: int, config: Mapping) -> keras.Model:
     """A copy with only the first ``stacks`` stacks, its weights copied by layer name. ``config`` must be
     the builder's keyword arguments the model was built with (the same block, features, ...)."""
-    if not 1 <= stacks <= len(model.outputs):
+    stacks, config = _whole(stacks, "stacks"), _check_config(config)
+    if not stacks <= len(model.outputs):
         raise ValueError(f"model '{model.name}' has {len(model.outputs)} stacks; cannot keep {stacks}")
-    small = stacked_hourglass(**{**dict(config), "stacks": stacks, "name": f"{model.name}_{stacks}stack"})
+    small = _build_from(model, config, subset=True, stacks=stacks, name=f"{model.name}_{stacks}stack")
     prune.transfer_sliced_weights(model, small, {})
     return small
+
+
+def _check_config(config) -> dict:
+    """``config`` as a dict of :func:`stacked_hourglass` keyword arguments, else a ValueError."""
+    if not isinstance(config, Mapping):
+        raise ValueError(f"config must be the dict of stacked_hourglass keyword arguments the model was "
+                         f"built with, got {config!r}")
+    allowed = set(inspect.signature(stacked_hourglass).parameters)
+    unknown = [key for key in config if key not in allowed]
+    if unknown:
+        raise ValueError(f"config has keys stacked_hourglass does not take: {unknown} (it takes "
+                         f"{sorted(allowed - {'name'})})")
+    return dict(config)
+
+
+def _weight_shapes(model: keras.Model) -> dict[str, list[tuple]]:
+    return {layer.name: [tuple(w.shape) for w in layer.weights] for layer in model.layers}
+
+
+def _config_claims(model: keras.Model, config: Mapping, stacks: bool = True) -> None:
+    """A ValueError when ``config`` says another input shape, number of joints or (``stacks``) of
+    stacks than ``model`` has (keys left out take the builder's defaults)."""
+    said = {**{k: p.default for k, p in inspect.signature(stacked_hourglass).parameters.items()}, **config}
+    actual = {"input_shape": tuple(model.inputs[0].shape[1:]), "joints": int(model.outputs[0].shape[-1])}
+    if stacks:
+        actual["stacks"] = len(model.outputs)
+    as_said = lambda v: tuple(v) if isinstance(v, (list, tuple)) else v  # noqa: E731
+    wrong = [f"{key}={said[key]!r} (the model has {value!r})" for key, value in actual.items()
+             if as_said(said[key]) != value]
+    if wrong:
+        raise ValueError(f"config does not describe model '{model.name}': it says {', '.join(wrong)}. "
+                         f"Pass the keyword arguments the model was built with")
+
+
+def _build_from(model: keras.Model, config: Mapping, subset: bool = False, sliced: frozenset = frozenset(),
+                **changes) -> keras.Model:
+    """``stacked_hourglass(**config, **changes)``, refused with a message about ``config`` when it is not
+    ``model``'s architecture: other input, joints or stacks, other layers (``subset``: fewer are fine),
+    or other weight shapes outside the ``sliced`` layers (the pruned ones)."""
+    _config_claims(model, config, stacks=not subset)
+    try:
+        built = stacked_hourglass(**{**config, **changes})
+    except ValueError as err:
+        raise ValueError(f"config does not describe model '{model.name}': {err}") from None
+    ours, theirs = _weight_shapes(model), _weight_shapes(built)
+    missing = [n for n in theirs if n not in ours]
+    extra = [] if subset else [n for n in ours if n not in theirs]
+    reshaped = [n for n in theirs if n in ours and n not in sliced and theirs[n] != ours[n]]
+    if missing or extra or reshaped:
+        differs = (f"other layers (only in the config's network: {missing[:3]}; only in the model: "
+                   f"{extra[:3]})" if missing or extra else
+                   f"other weight shapes in {len(reshaped)} layer(s), e.g. {reshaped[:3]}")
+        raise ValueError(f"config does not describe model '{model.name}': it builds {differs}. Do "
+                         f"features, stem_widths, depth, block or expansion differ? Pass the keyword "
+                         f"arguments the model was built with")
+    return built
 
 
 # --------------------------------------------------------------------------- structured pruning
@@ -628,7 +781,7 @@ def channel_scores(model: keras.Model, criterion: str = "l1", seed: int = 0) -> 
     """
     if criterion not in PRUNING_CRITERIA:
         raise ValueError(f"criterion must be one of {PRUNING_CRITERIA}, got {criterion!r}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(_whole(seed, "seed", 0))
     scores = {}
     for block in hidden_widths(model):
         per_layer = []
@@ -658,6 +811,7 @@ def prune_hidden_channels(model: keras.Model, fraction: float, config: Mapping, 
     keyword arguments.
     """
     fraction = prune.check_sparsity(fraction, "fraction of hidden channels to remove")
+    config = _check_config(config)
     scores = channel_scores(model, criterion, seed)
     if not scores:
         raise prune.PruningError(f"model '{model.name}' has no hidden layers to prune (no MobileNetV2 "
@@ -674,7 +828,8 @@ def prune_hidden_channels(model: keras.Model, fraction: float, config: Mapping, 
     widths = {b: len(k[0]) for b, k in keep_blocks.items()}
     if any(len(k) == 2 and len(k[0]) != len(k[1]) for k in keep_blocks.values()):
         raise prune.PruningError("both bottleneck layers of a residual module must keep the same width")
-    small = stacked_hourglass(**{**dict(config), "hidden": widths, "name": f"{model.name}_pruned"})
+    small = _build_from(model, config, sliced=frozenset(keep_layers), hidden=widths,
+                        name=f"{model.name}_pruned")
     prune.transfer_sliced_weights(model, small, keep_layers)
     return small, keep_blocks
 
@@ -808,6 +963,31 @@ def _adam_trainer(model: keras.Model, batch_size: int):
     return twin, step
 
 
+def _training_data(model: keras.Model, x, poses, targets) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`train`'s images and target maps, checked: numbers, not empty, finite, one pose (of the
+    model's number of joints) per image, and targets of the model's output shape."""
+    x = _floats(x, "x")
+    if x.ndim == 0 or len(x) == 0:
+        raise ValueError("x is empty (0 images): give at least one image to train on")
+    expected, out = tuple(model.inputs[0].shape[1:]), tuple(model.outputs[0].shape[1:])
+    if tuple(x.shape[1:]) != expected:
+        raise ValueError(f"model '{model.name}' takes images of shape {expected}, got {tuple(x.shape[1:])}")
+    _finite(x, "x")
+    if targets is None:
+        poses = None if poses is None else _check_poses(poses)
+        if poses is None or len(poses) != len(x):
+            raise ValueError(f"{len(x)} images but {None if poses is None else len(poses)} poses: "
+                             f"give one pose per image")
+        if poses.shape[1] != out[-1]:
+            raise ValueError(f"poses have {poses.shape[1]} joints, model '{model.name}' outputs {out[-1]} "
+                             f"heat maps: give poses of {out[-1]} joints")
+        targets = heatmaps(poses, size=out[0], stride=int(x.shape[1]) // out[0])
+    targets = _finite(_floats(targets, "targets"), "targets")
+    if targets.shape != (len(x),) + out:
+        raise ValueError(f"targets have shape {targets.shape}, model '{model.name}' needs {(len(x),) + out}")
+    return x, targets
+
+
 def train(model: keras.Model, x: np.ndarray, poses: np.ndarray | None, epochs: int = 2,
           learning_rate: float = 4e-3, batch_size: int = 32, verbose: bool = True,
           targets: np.ndarray | None = None, validation: tuple[np.ndarray, np.ndarray] | None = None,
@@ -829,21 +1009,9 @@ def train(model: keras.Model, x: np.ndarray, poses: np.ndarray | None, epochs: i
     """
     import tensorflow as tf
 
-    x = np.asarray(x, np.float32)
-    expected = tuple(model.inputs[0].shape[1:])
-    if tuple(x.shape[1:]) != expected:
-        raise ValueError(f"model '{model.name}' takes images of shape {expected}, got {tuple(x.shape[1:])}")
+    x, targets = _training_data(model, x, poses, targets)
     epochs, batch_size = _whole(epochs, "epochs"), _whole(batch_size, "batch_size")
-    size = int(model.outputs[0].shape[1])
-    if targets is None:
-        if poses is None or len(poses) != len(x):
-            raise ValueError(f"{len(x)} images but {None if poses is None else len(poses)} poses: "
-                             f"give one pose per image")
-        targets = heatmaps(poses, size=size, stride=int(x.shape[1]) // size)
-    targets = np.asarray(targets, np.float32)
-    if targets.shape != (len(x),) + tuple(model.outputs[0].shape[1:]):
-        raise ValueError(f"targets have shape {targets.shape}, model '{model.name}' needs "
-                         f"{(len(x),) + tuple(model.outputs[0].shape[1:])}")
+    learning_rate, alphas = _positive(learning_rate, "learning_rate"), _alphas(alphas)
     batch_size = min(batch_size, len(x))
     per_epoch = len(x) // batch_size
     steps = epochs * per_epoch
@@ -881,6 +1049,10 @@ def predict_joints(model: keras.Model, x: np.ndarray, stack: int = -1, batch_siz
 
 def block_macs(kind: str, size: int = 16, features: int = 64, expansion: int = 4) -> int:
     """MACs of one hourglass block on a ``size x size x features`` map, counted by the profiler."""
+    if kind not in ("residual", "inverted"):
+        raise ValueError(f"kind must be 'residual' or 'inverted', got {kind!r}")
+    size, features = _whole(size, "size"), _whole(features, "features")
+    expansion = _whole(expansion, "expansion")
     inp = keras.Input((size, size, features))
     if kind == "residual":
         out = residual_module(inp, features, "block")

@@ -565,3 +565,158 @@ def test_stack_outputs_match_the_model_and_follow_its_current_weights():
     for bad in (-1, [1.5], [True], "1"):
         with pytest.raises(ValueError, match="list of stack indices"):
             pose.stack_outputs(a, x, stacks=bad)
+
+
+# --------------------------------------------------------------------------- bad arguments (issue #29)
+TINY = dict(input_shape=(16, 16, 3), features=8, stem_widths=(8, 8), stacks=2, depth=1)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """A 2-stack hourglass on 16x16 images (4x4 maps), four images with their poses."""
+    keras.utils.set_random_seed(0)
+    model = pose.stacked_hourglass(**TINY)
+    rng = np.random.default_rng(0)
+    x = rng.random((4, 16, 16, 3)).astype(np.float32)
+    poses = np.concatenate([rng.uniform(0, 16, (4, 16, 2)), np.ones((4, 16, 1))], -1).astype(np.float32)
+    return model, x, poses
+
+
+def _nan_at(array):
+    bad = np.array(array, np.float32)
+    bad.flat[0] = np.nan
+    return bad
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(learning_rate=-1e-3), "learning_rate must be a finite number > 0"),
+    (dict(learning_rate=0), "learning_rate must be a finite number > 0"),
+    (dict(learning_rate=float("nan")), "learning_rate must be a finite number > 0"),
+    (dict(learning_rate=float("inf")), "learning_rate must be a finite number > 0"),
+    (dict(learning_rate="1e-3"), "learning_rate must be a number"),
+    (dict(alphas=0.2), "alphas must be a list"),
+    (dict(alphas=()), "alphas is empty"),
+])
+def test_train_refuses_a_bad_learning_rate_or_alphas(tiny, kwargs, message):
+    model, x, poses = tiny
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(ValueError, match=message):
+        pose.train(model, x, poses, 1, batch_size=2, verbose=False, **kwargs)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_train_refuses_non_finite_or_malformed_data(tiny):
+    model, x, poses = tiny
+    targets = pose.heatmaps(poses, size=4, stride=4)
+    cases = [
+        (dict(x=_nan_at(x)), r"x contains 1 NaN or inf"),
+        (dict(poses=None, targets=_nan_at(targets)), r"targets contains 1 NaN or inf"),
+        (dict(x=x[:0], poses=None, targets=targets[:0]), r"x is empty"),
+        (dict(poses=poses[:, :15]), r"poses have 15 joints, model '.*' outputs 16"),
+        (dict(x="images"), r"x must be an array of numbers, got str"),
+        (dict(x=[[1.0, 2.0], [3.0]]), r"x must be an array of numbers, but its rows have different lengths"),
+        (dict(poses="poses"), r"poses must be an array of numbers"),
+        (dict(poses=None, targets="maps"), r"targets must be an array of numbers"),
+        (dict(poses=None), r"one pose per image"),
+    ]
+    for change, message in cases:
+        args = {"x": x, "poses": poses, **change}
+        with pytest.raises(ValueError, match=message):
+            pose.train(model, args.pop("x"), args.pop("poses"), 1, batch_size=2, verbose=False, **args)
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
+def test_decode_infers_joints_only_when_the_shape_is_unambiguous():
+    with pytest.raises(ValueError, match=r"\(1, 16, 8, 12\) are not square.*pass joints="):
+        pose.decode(np.zeros((1, 16, 8, 12)))
+    assert pose.decode(np.zeros((1, 16, 8, 12)), joints=12)[0].shape == (1, 12, 2)
+    assert pose.decode(np.zeros((1, 16, 16, 8)))[0].shape == (1, 8, 2)       # square maps: 8 joints
+    assert pose.decode(np.zeros((1, 5, 6, 1)))[0].shape == (1, 1, 2)         # one joint
+    with pytest.raises(ValueError, match="channels-first"):
+        pose.decode(np.zeros((1, 8, 16, 16)))
+    with pytest.raises(ValueError, match="maps must be an array of numbers, got str"):
+        pose.decode("maps")
+    with pytest.raises(ValueError, match="maps must be an array of numbers, but its rows"):
+        pose.decode([[1, 2], [3]])
+
+
+def test_pck_reports_a_box_of_size_zero_and_names_bad_arguments(tiny):
+    _, _, poses = tiny
+    pred = poses[..., :2]
+    point = poses.copy()
+    point[1, :, :2] = 5.0                                        # figure 1: every joint at one point
+    with pytest.raises(ValueError, match=r"poses: figure\(s\) \[1\] have a bounding box of size 0"):
+        pose.pck(pred, point)
+    point[1, :, 2] = 0                                           # not visible: it counts for nothing
+    assert pose.pck(pred, point)["overall"] == 1.0
+    for call, message in [
+        (lambda: pose.pck(pred, poses, alpha="0.2"), r"alpha must be a number in \(0, 1\], got '0.2'"),
+        (lambda: pose.pck("pred", poses), r"pred must be an array of numbers"),
+        (lambda: pose.pck(pred, [[[1, 2, 1]], [[1, 2]]]), r"poses must be an array of numbers, but its rows"),
+        (lambda: pose.swap_rate(pred, poses, alpha="0.2"), r"alpha must be a number"),
+        (lambda: pose.pck_by_visibility(pred, poses, alpha="0.2"), r"alpha must be a number"),
+        (lambda: pose.heatmaps("poses"), r"poses must be an array of numbers"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
+@pytest.mark.parametrize("alphas, message", [
+    ((), "alphas is empty"), (0.2, "alphas must be a list"), ("0.2", "alphas must be a list"),
+    ((0.2, "0.1"), r"alphas\[1\] must be a number"), ((0.2, 1.5), r"alphas\[1\] must be in"),
+])
+def test_scores_and_pck_table_refuse_bad_alphas(tiny, alphas, message):
+    _, _, poses = tiny
+    for fn in (pose.scores, pose.pck_table):
+        with pytest.raises(ValueError, match=message):
+            fn(poses[..., :2], poses, alphas=alphas)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(block="inverted", hidden={"stem_blok1": 8}), r"hidden names \['stem_blok1'\]"),
+    (dict(block="inverted", hidden={"stem_block1": 2.5}), r"hidden\['stem_block1'\] must be a whole number"),
+    (dict(hidden={"stem_block1": 2.5}), r"hidden\['stem_block1'\] must be a whole number"),
+    (dict(hidden=2.5), r"hidden must be a dict"),
+    (dict(stacks="1"), r"stacks must be a whole number"),
+    (dict(input_shape=16), r"input_shape must be \(height, width, channels\), got 16"),
+    (dict(input_shape="abc"), r"input_shape must be \(height, width, channels\)"),
+    (dict(stem_widths=8), r"stem_widths must be two channel counts"),
+])
+def test_builder_refuses_misspelt_or_fractional_hidden_widths_and_bad_types(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        pose.stacked_hourglass(**{**TINY, **kwargs})
+
+
+def test_a_config_that_does_not_match_the_model_is_refused_as_a_config(tiny):
+    model = tiny[0]
+    prune_with = lambda config: pose.prune_hidden_channels(model, 0.5, config)  # noqa: E731
+    keep_one = lambda config: pose.truncate_stacks(model, 1, config)  # noqa: E731
+    cases = [
+        (prune_with, {**TINY, "stacks": 1}, r"config does not describe .*stacks=1 \(the model has 2\)"),
+        (prune_with, {**TINY, "features": 16}, r"config does not describe .*other layers"),
+        (prune_with, {**TINY, "stem_widths": (8, 16)}, r"config does not describe"),
+        (prune_with, {**TINY, "featres": 16}, r"config has keys .*'featres'"),
+        (prune_with, None, r"config must be the dict"),
+        (keep_one, {**TINY, "input_shape": (32, 32, 3)}, r"config does not describe .*input_shape"),
+        (keep_one, {**TINY, "features": 16}, r"config does not describe"),
+    ]
+    for call, config, message in cases:
+        with pytest.raises(ValueError, match=message):
+            call(config)
+    with pytest.raises(ValueError, match=r"stacks must be a whole number"):
+        pose.truncate_stacks(model, "1", TINY)
+    small, _ = prune_with(TINY)                                  # the right config still works
+    assert len(small.outputs) == 2
+
+
+def test_other_arguments_get_errors_naming_them(tiny):
+    model, x, _ = tiny
+    for call, message in [
+        (lambda: pose.inference_model(model, "1"), r"stack must be a whole number"),
+        (lambda: pose.stack_outputs(model, "x"), r"x must be an array of numbers"),
+        (lambda: pose.channel_scores(model, "random", seed="a"), r"seed must be a whole number"),
+        (lambda: pose.block_macs("resid"), r"kind must be 'residual' or 'inverted'"),
+        (lambda: pose.block_macs("residual", size="16"), r"size must be a whole number"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            call()
