@@ -1352,76 +1352,121 @@ class RuleCase:
         return self.goal, copy.deepcopy(self.before), copy.deepcopy(self.after), self.noise
 
 
-def _rule_case(metrics: Sequence[str], label: str, goal: str, macs: float, d1: float, d2: float,
-               noise: float, at_limit: bool = False) -> RuleCase:
-    """A step from 100 MACs to ``macs`` that changes the two metrics by ``d1``, ``d2`` points."""
-    k1, k2 = (f"val {m}" for m in metrics)
-    before = {"MACs": 100, k1: 0.75, k2: 0.5}
-    after = {"MACs": macs, k1: round(0.75 + d1 / 100, 10), k2: round(0.5 + d2 / 100, 10)}
-    return RuleCase(label, goal, before, after, noise, at_limit)
+def _decimal(value) -> float | int:
+    """``value`` (a Fraction or float) as the number a learner would type: 90, 0.74, 89.5."""
+    from fractions import Fraction
+    value = round(Fraction(value), 10)
+    return int(value) if value.denominator == 1 else float(value)
 
 
-def _saving_cases(m: Sequence[str]) -> list[RuleCase]:
-    """Cost steps on both sides of the 10 % saving."""
-    return [_rule_case(m, "a cost step that saves 40 % at a small loss", "MACs", 60, -0.5, -1.0, 0.3),
-            _rule_case(m, "a cost step that saves 10.5 %", "MACs", 89.5, 0.0, 0.0, 0.3),
-            _rule_case(m, "a cost step that saves only 9.5 %, however accurate", "MACs", 90.5, 1.0, 1.0, 0.3),
-            _rule_case(m, "a cost step that RAISES the MACs, however accurate", "MACs", 160, 3.0, 3.0, 0.3),
-            _rule_case(m, "a cost step that saves exactly 10 %", "MACs", 90, 0.0, 0.0, 0.3, True)]
+def _rule_case(rule, label: str, goal: str, macs, d1, d2, noise, at_limit: bool = False) -> RuleCase:
+    """A step from 100 MACs to ``macs`` that changes the rule's two metrics by ``d1``, ``d2`` points."""
+    before = {"MACs": 100, rule.key: 0.75, rule.key_strict: 0.5}
+    after = {"MACs": _decimal(macs), rule.key: _decimal(0.75 + _exact(d1) / 100),
+             rule.key_strict: _decimal(0.5 + _exact(d2) / 100)}
+    return RuleCase(label, goal, before, after, float(_decimal(noise)), at_limit)
 
 
-def _drop_cases(m: Sequence[str], strict: bool) -> list[RuleCase]:
+def _exact(value):
+    """A number, or a decimal given as text ("0.005"), as an exact fraction (``decide.exact``)."""
+    from fractions import Fraction
+
+    from . import decide
+    return Fraction(value) if isinstance(value, str) else decide.exact(value)
+
+
+def _pct(share) -> str:
+    """A share as the percentage a label states: 0.105 -> '10.5 %'."""
+    return f"{float(round(_exact(share) * 100, 6)):g} %"
+
+
+def _saving_cases(rule) -> list[RuleCase]:
+    """Cost steps on both sides of the minimum saving (10 % by default)."""
+    s, half = _exact(rule.min_saving), _exact("0.005")
+    lose1, lose2 = -_exact(rule.max_drop) / 2, -_exact(rule.max_drop_strict) / 2
+    rows = [("a cost step that saves 40 % at a small loss", 60, lose1, lose2, False),
+            (f"a cost step that saves {_pct(s + half)}", 100 * (1 - s - half), 0, 0, False),
+            (f"a cost step that saves only {_pct(s - half)}, however accurate", 100 * (1 - s + half), 1, 1, False),
+            ("a cost step that RAISES the MACs, however accurate", 160, 3, 3, False),
+            (f"a cost step that saves exactly {_pct(s)}", 100 * (1 - s), 0, 0, True)]
+    return [_rule_case(rule, label, "MACs", macs, d1, d2, 0.3, at) for label, macs, d1, d2, at in rows]
+
+
+def _noises(rule) -> tuple[float, float, float]:
+    """Seed noises below the first limit, between the two limits and above both (0.3, 1.5, 2.5)."""
+    lim1, lim2 = _exact(rule.max_drop), _exact(rule.max_drop_strict)
+    noises = (lim1 * _exact("0.3"), (lim1 + lim2) / 2, max(lim1, lim2) + _exact("0.5"))
+    return tuple(float(round(n, 1)) for n in noises)
+
+
+def _drop_cases(rule, strict: bool) -> list[RuleCase]:
     """Cost steps losing points of one metric: around max(limit, noise), and between it and limit + noise."""
-    limit, metric = (2.0, m[1]) if strict else (1.0, m[0])
+    limit = _exact(rule.max_drop_strict if strict else rule.max_drop)
+    metric, tenth = rule.metric_strict if strict else rule.metric, _exact("0.1")
     cases = []
-    for noise in (0.3, 1.5, 2.5):
-        allowed = max(limit, noise)
-        between = allowed + 0.6 * (limit + noise - allowed)   # inside limit + noise, outside max(...)
-        losses = [(allowed - 0.1, False), (allowed, True), (allowed + 0.1, False), (between, False)]
-        for loss, at_limit in losses:
-            loss = round(loss, 1)
-            d = (0.0, -loss) if strict else (-loss, 0.0)
-            label = f"a cost step losing {'exactly ' * at_limit}{loss:.1f} points of {metric} (noise {noise})"
-            cases.append(_rule_case(m, label, "MACs", 50, *d, noise, at_limit))
+    for noise in _noises(rule):
+        allowed = max(limit, _exact(noise))
+        between = round(allowed + _exact("0.6") * (limit + _exact(noise) - allowed), 1)  # < limit + noise
+        for loss, at in ((allowed - tenth, False), (allowed, True), (allowed + tenth, False), (between, False)):
+            label = f"a cost step losing {'exactly ' * at}{float(loss):.1f} points of {metric} (noise {noise})"
+            d1, d2 = (0, -loss) if strict else (-loss, 0)
+            cases.append(_rule_case(rule, label, "MACs", 50, d1, d2, noise, at))
     return cases
 
 
-def _accuracy_cases(m: Sequence[str]) -> list[RuleCase]:
-    """Accuracy steps around the noise (on the first metric) and the 15 % cost allowance."""
-    return [
-        _rule_case(m, f"an accuracy step gaining 0.8 points of {m[0]} above a noise of 0.5", "accuracy", 100, 0.8, 0.0, 0.5),
-        _rule_case(m, f"an accuracy step gaining 0.4 points of {m[0]}, inside a noise of 0.5", "accuracy", 100, 0.4, 2.0, 0.5),
-        _rule_case(m, f"an accuracy step gaining 3.0 points of {m[1]} only (noise 0.5)", "accuracy", 100, 0.0, 3.0, 0.5),
-        _rule_case(m, f"an accuracy step gaining 1.0 point of {m[0]} and losing 5.0 of {m[1]}", "accuracy", 100, 1.0, -5.0, 0.5),
-        _rule_case(m, f"an accuracy step LOSING 2.0 points of {m[0]} (noise 0.5)", "accuracy", 100, -2.0, 0.0, 0.5),
-        _rule_case(m, f"an accuracy step LOSING 3.0 points of {m[0]} (noise 2.5)", "accuracy", 100, -3.0, 3.0, 2.5),
-        _rule_case(m, f"an accuracy step gaining 2.6 points of {m[0]} above a noise of 2.5", "accuracy", 100, 2.6, 0.0, 2.5),
-        _rule_case(m, "an accuracy step gaining 2 points at 20 % more MACs", "accuracy", 120, 2.0, 2.0, 0.5),
-        _rule_case(m, "an accuracy step gaining 2 points at 16 % more MACs", "accuracy", 116, 2.0, 2.0, 0.5),
-        _rule_case(m, "an accuracy step gaining 1 point at 12 % more MACs", "accuracy", 112, 1.0, 0.0, 0.5),
-        _rule_case(m, f"an accuracy step gaining exactly the noise, 0.5 points of {m[0]}", "accuracy", 100, 0.5, 0.5,
-                   0.5, True),
-        _rule_case(m, f"an accuracy step gaining exactly the noise, 2.5 points of {m[0]}", "accuracy", 100, 2.5, 0.0,
-                   2.5, True),
-        _rule_case(m, "an accuracy step gaining 2 points at exactly 15 % more MACs", "accuracy", 115, 2.0, 2.0, 0.5,
-                   True),
+def _accuracy_cases(rule) -> list[RuleCase]:
+    """Accuracy steps around the noise (on the first metric only), losing accuracy, and around the
+    allowed rise in MACs (15 % by default)."""
+    m1, m2, high = rule.metric, rule.metric_strict, _exact(_noises(rule)[2])
+    rise, far, p = _exact(rule.max_cost_rise), _exact(rule.max_drop_strict) + 3, _exact
+    at_rise = lambda extra: (_pct(rise + p(extra) / 100), 100 * (1 + rise) + p(extra))  # noqa: E731
+    (up5, macs5), (up1, macs1), (down3, macs3) = at_rise(5), at_rise(1), at_rise(-3)
+    h = f"{float(high):g}"
+    rows = [  # label, MACs after, change of the first and the strict metric, noise, exactly at a limit
+        (f"gaining 0.8 points of {m1} above a noise of 0.5", 100, 0.8, 0, 0.5, False),
+        (f"gaining 0.4 points of {m1}, inside a noise of 0.5", 100, 0.4, 2, 0.5, False),
+        (f"gaining 3.0 points of {m2} only (noise 0.5)", 100, 0, 3, 0.5, False),
+        (f"gaining 1.0 point of {m1} and losing {float(far):.1f} of {m2}", 100, 1, -far, 0.5, False),
+        (f"LOSING 2.0 points of {m1} (noise 0.5)", 100, -2, 0, 0.5, False),
+        (f"LOSING {float(high + p('0.5')):.1f} points of {m1} (noise {h})", 100, -high - p("0.5"), 3, high, False),
+        (f"gaining {float(high + p('0.1')):.1f} points of {m1} above a noise of {h}", 100, high + p("0.1"), 0,
+         high, False),
+        (f"gaining 2 points at {up5} more MACs", macs5, 2, 2, 0.5, False),
+        (f"gaining 2 points at {up1} more MACs", macs1, 2, 2, 0.5, False),
+        (f"gaining 1 point at {down3} more MACs", macs3, 1, 0, 0.5, False),
+        (f"gaining exactly the noise, 0.5 points of {m1}", 100, 0.5, 0.5, 0.5, True),
+        (f"gaining exactly the noise, {h} points of {m1}", 100, high, 0, high, True),
+        (f"gaining 2 points at exactly {_pct(rise)} more MACs", 100 * (1 + rise), 2, 2, 0.5, True),
     ]
+    return [_rule_case(rule, f"an accuracy step {label}", "accuracy", macs, d1, d2, noise, at)
+            for label, macs, d1, d2, noise, at in rows]
 
 
-def keep_step_cases(metrics: Sequence[str] = RULE_METRICS) -> list[RuleCase]:
-    """09 Ex4's cases for the two metrics (first, strict): both sides of every limit (just inside,
-    exactly at, just outside) with the noise below and above each limit, steps between max(limit,
-    noise) and limit + noise, and accuracy steps that lose accuracy. Cases exactly at a limit come last,
-    so a slip of logic is named before a slip of float rounding."""
-    cases = [*_saving_cases(metrics), *_drop_cases(metrics, False), *_drop_cases(metrics, True),
-             *_accuracy_cases(metrics)]
+def _keep_step_rule(rule=None, metrics: Sequence[str] = RULE_METRICS):
+    """The rule 09 Ex4 checks: ``rule`` (limits, metric names), else today's limits on ``metrics``."""
+    from . import decide
+    return rule if rule is not None else decide.Rule(metric=metrics[0], metric_strict=metrics[1])
+
+
+def keep_step_cases(metrics: Sequence[str] = RULE_METRICS, rule=None) -> list[RuleCase]:
+    """09 Ex4's cases for ``rule`` (a :class:`course_lib.decide.Rule`; default: today's limits on the
+    two ``metrics``, first and strict): both sides of every limit (just inside, exactly at, just
+    outside) with the noise below and above each limit, steps between max(limit, noise) and limit +
+    noise, and accuracy steps that lose accuracy. Cases exactly at a limit come last, so a slip of
+    logic is named before a slip of float rounding."""
+    rule = _keep_step_rule(rule, metrics)
+    cases = [*_saving_cases(rule), *_drop_cases(rule, False), *_drop_cases(rule, True),
+             *_accuracy_cases(rule)]
     return sorted(cases, key=lambda case: case.at_limit)
 
 
-def _rule_answer(case: RuleCase, metrics: Sequence[str] = RULE_METRICS) -> bool:
-    """The rule's decision on ``case`` (``course_lib.decide``, exact at its limits), from copies."""
+def _rule_answer(case: RuleCase, metrics: Sequence[str] = RULE_METRICS, rule=None) -> bool:
+    """The rule's decision on ``case`` (``course_lib.decide``, exact at its limits), from copies; the
+    case's noise is the seed noise of both metrics."""
+    import dataclasses
+
     from . import decide
-    rule = decide.Rule(noise=case.noise, noise_strict=case.noise, metric=metrics[0], metric_strict=metrics[1])
+    rule = dataclasses.replace(_keep_step_rule(rule, metrics), noise=case.noise, noise_strict=case.noise)
     goal, before, after, _ = case.args()
     return decide.decide(goal, before, after, rule).kept
 
@@ -1445,22 +1490,25 @@ def _keep_step_problem(fn: Callable, case: RuleCase, expected: bool) -> str:
     return f"{label} should be {'kept' if expected else 'dropped'}.{AT_LIMIT_NOTE if case.at_limit else ''}"
 
 
-def check_keep_step(fn: Callable, name: str = "keep_step",
-                    metrics: Sequence[str] = RULE_METRICS) -> checks.CheckResult:
-    """09 Ex4: ``fn(goal, before, after, noise) -> bool``, the capstone's keep/drop rule, on the
-    validation metrics ``metrics`` (first, strict: keys ``f"val {metric}"``; today's notebook text
-    uses PCK@0.2 and PCK@0.1).
+def check_keep_step(fn: Callable, name: str = "keep_step", metrics: Sequence[str] = RULE_METRICS,
+                    rule=None) -> checks.CheckResult:
+    """09 Ex4: ``fn(goal, before, after, noise) -> bool``, the capstone's keep/drop rule.
 
-    The cases (:func:`keep_step_cases`) sit on both sides of every limit: the 10 % saving (>=), a rise
-    in MACs, each accuracy limit (>= max(limit, noise), noise below and above it) and steps between it
+    ``rule`` (a :class:`course_lib.decide.Rule`) gives the limits and the two validation metrics (keys
+    ``f"val {metric}"``); its noise fields are ignored: each case passes its own ``noise``, the seed
+    noise of both metrics. Without ``rule``: today's notebook text, a 10 % saving, 1.0 and 2.0 points,
+    15 % more MACs, on ``metrics`` (first, strict; PCK@0.2 and PCK@0.1).
+
+    The cases (:func:`keep_step_cases`) sit on both sides of every limit: the saving (>=), a rise in
+    MACs, each accuracy limit (>= max(limit, noise), noise below and above it) and steps between it
     and limit + noise, the strict metric alone failing, and the accuracy step's strict ``>`` gain on
-    the first metric (also when it loses accuracy) and its 15 % cost allowance (<=). The expected
-    decisions are worked out first, and ``fn`` gets copies, so converting to points in place is fine.
-    A failure names the kind of case, not the table of answers."""
+    the first metric (also when it loses accuracy) and its cost allowance (<=). The expected decisions
+    are worked out first, and ``fn`` gets copies, so converting to points in place is fine. A failure
+    names the kind of case, not the table of answers."""
     if (res := _not_a_function(fn, name, "goal, before, after, noise")) is not None:
         return res
-    cases = keep_step_cases(metrics)
-    expected = [_rule_answer(case, metrics) for case in cases]
+    cases = keep_step_cases(metrics, rule)
+    expected = [_rule_answer(case, metrics, rule) for case in cases]
     for case, answer in zip(cases, expected):
         if problem := _keep_step_problem(fn, case, answer):
             return checks._report(False, name, problem, HINTS["09 Ex4"][0])

@@ -4,31 +4,35 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from course_lib import exercises
+from course_lib import decide, exercises
 
 CAPSTONE = ("PCK@0.1", "PCK@0.05")   # the metrics the capstone moves to
+CAPSTONE_RULE = decide.Rule(metric="PCK@0.1", metric_strict="PCK@0.05", max_drop=2.0, max_drop_strict=3.0)
+CAPSTONE_KEYS = ("val PCK@0.1", "val PCK@0.05")
 
 
-def make(keys=("val PCK@0.2", "val PCK@0.1"), exact=lambda x: round(x, 9), **slip):
-    """A keep_step on the metric keys ``keys``: right, or with one ``slip``; ``exact`` rounds each
-    derived quantity (round to 9 decimals by default)."""
+def make(keys=("val PCK@0.2", "val PCK@0.1"), limits=(0.10, 1.0, 2.0, 0.15), exact=lambda x: round(x, 9),
+         **slip):
+    """A keep_step on the metric keys ``keys`` with ``limits`` (saving, drop, strict drop, rise): right,
+    or with one ``slip``; ``exact`` rounds each derived quantity (to 9 decimals by default)."""
     k1, k2 = keys
+    min_saving, drop1, drop2, max_rise = limits
 
     def keep_step(goal, before, after, noise):
         d1 = exact(100 * (after[k1] - before[k1]))
         d2 = exact(100 * (after[k2] - before[k2]))
         ratio = exact(after["MACs"] / before["MACs"])
-        lim1 = 1.0 + noise if slip.get("limit_plus_noise") else 1.0 if slip.get("no_noise") else max(1.0, noise)
-        lim2 = (2.0 + noise if slip.get("limit_plus_noise") else
-                2.0 if slip.get("no_noise") or slip.get("no_noise_strict") else max(2.0, noise))
+        lim1 = drop1 + noise if slip.get("limit_plus_noise") else drop1 if slip.get("no_noise") else max(drop1, noise)
+        lim2 = (drop2 + noise if slip.get("limit_plus_noise") else
+                drop2 if slip.get("no_noise") or slip.get("no_noise_strict") else max(drop2, noise))
         if goal == "accuracy":
             gain = abs(d1) if slip.get("abs_gain") else d1
             ok_gain = gain >= noise if slip.get("acc_ge") else gain > noise
             rise = exact(ratio - 1)
-            ok_cost = rise < 0.15 if slip.get("lt_rise") else rise <= 0.15
+            ok_cost = rise < max_rise if slip.get("lt_rise") else rise <= max_rise
             return bool(ok_gain and (slip.get("acc_no_cost") or ok_cost))
         saving = ratio if slip.get("ratio") else exact(1 - ratio)
-        ok_saving = saving > 0.10 if slip.get("strict_saving") else saving >= 0.10
+        ok_saving = saving > min_saving if slip.get("strict_saving") else saving >= min_saving
         ok1 = d1 > -lim1 if slip.get("strict_drop") else d1 >= -lim1
         ok2 = True if slip.get("ignore_strict") else d2 > -lim2 if slip.get("strict_drop_strict") else d2 >= -lim2
         return bool((slip.get("no_saving_test") or ok_saving) and ok1 and ok2)
@@ -116,6 +120,21 @@ def test_slips_fail_on_other_metrics_too(wrong, capsys):
     assert "should be" in capsys.readouterr().out
 
 
+def test_the_capstone_rule_right_answer_passes(capsys):
+    capstone = make(CAPSTONE_KEYS, (0.10, 2.0, 3.0, 0.15))
+    assert exercises.check_keep_step(capstone, rule=CAPSTONE_RULE)
+    assert not exercises.check_keep_step(make(CAPSTONE_KEYS), rule=CAPSTONE_RULE)   # today's limits
+    assert "should be" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong", SLIPS)
+def test_slips_fail_under_the_capstone_rule(wrong, capsys):
+    slipped = make(CAPSTONE_KEYS, (0.10, 2.0, 3.0, 0.15), **{wrong: True})
+    assert not exercises.check_keep_step(slipped, rule=CAPSTONE_RULE)
+    out = capsys.readouterr().out
+    assert "should be" in out and "Traceback" not in out
+
+
 def test_float_rounding_at_a_limit_fails_with_a_note(capsys):
     assert not exercises.check_keep_step(floats)
     out = capsys.readouterr().out
@@ -155,6 +174,9 @@ def test_every_case_matches_the_rule_module(metrics):
     keys = tuple(f"val {m}" for m in metrics)
     for case in exercises.keep_step_cases(metrics):
         assert make(keys)(*case.args()) == exercises._rule_answer(case, metrics), case.label
+    right = make(CAPSTONE_KEYS, (0.10, 2.0, 3.0, 0.15))
+    for case in exercises.keep_step_cases(rule=CAPSTONE_RULE):
+        assert right(*case.args()) == exercises._rule_answer(case, rule=CAPSTONE_RULE), case.label
 
 
 def test_cases_cover_every_limit_on_both_sides():
