@@ -10,7 +10,7 @@ PORT ?= 8888
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NO_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 
-.PHONY: install lab progress test unit nbval timings execute student autograde site demo hub-smoke clean-venv help
+.PHONY: install lab progress test unit nbval timings execute student autograde site demo hub-smoke checkpoints clean-venv help
 
 help:
 	@echo "make lab      install into .venv (first time) and open JupyterLab on your practice copies (my_notebooks/: exercises blank)"
@@ -18,6 +18,7 @@ help:
 	@echo "make progress your exercises: done, tried or not started, with the date of the last try"
 	@echo "make test     install if needed, run the unit tests and nbval over every notebook (fast mode)"
 	@echo "make timings  time every notebook in fast and full mode (copies; your notebooks are not touched)"
+	@echo "make checkpoints  maintainers: train the capstone's checkpoints (checkpoints/; resumable, an up-to-date one is skipped)"
 	@echo "make execute  maintainers: re-run every notebook in full mode and save its outputs"
 	@echo "make student  instructors: student copies (solutions removed) in grading/release/ with nbgrader"
 	@echo "make autograde  instructors: grade the submissions collected in grading/submitted/ (strict checks)"
@@ -85,6 +86,11 @@ unit: install
 
 timings: install
 	$(PY) tests/time_notebooks.py
+
+# make checkpoints: train every model the capstone's pipeline meets, to its recipe's budget, into checkpoints/
+# (scripts/checkpoints.py; course_lib.checkpoints). Stop it any time: what is up to date is skipped next time.
+checkpoints: install
+	$(PY) scripts/checkpoints.py
 
 execute: install
 	@git diff --quiet -- notebooks || { echo "notebooks/ has uncommitted changes; commit or stash them first (make execute overwrites outputs)."; exit 1; }

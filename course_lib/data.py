@@ -26,7 +26,11 @@ import numpy as np
 
 from . import config
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 1   #: digits and shapes
+#: poses: version 2 (the capstone's third edition) is harder than version 1, so that trained models differ:
+#: figures from 0.5x to 1.08x the nominal height (was 0.72x), occluders in 60 % of images (one or two boxes),
+#: distractor limbs drawn in the figure's colours in front of it, a blur and a noise level that vary per image.
+POSE_GENERATOR_VERSION = 2
 
 #: Sizes of the full datasets and of the fast-mode subsets.
 SIZES = {"train": 20000, "test": 4000}
@@ -120,8 +124,32 @@ def ensure_generated(name: str, data_dir: Path | None = None) -> Path:
     path = data_dir / f"{name}.npz"
     if not path.exists():
         return generate(name, data_dir=data_dir)
+    entry = _read_manifest(data_dir).get(name) or {}
+    old = entry.get("generator_version")
+    if old is not None and old != generator_version(name) and entry.get("sha256") == sha256(path):
+        # The course's own file from an older generator, unchanged since it was made: replace it, and say so.
+        print(f"data/{path.name} was made by generator version {old}; this course_lib makes version "
+              f"{generator_version(name)}: generating the new version (a few seconds).")
+        return generate(name, data_dir=data_dir, overwrite=True)
     verify(name, data_dir)
     return path
+
+
+def generator_version(name: str) -> int:
+    """The version of the generator that makes dataset ``name`` (recorded in the manifest)."""
+    return POSE_GENERATOR_VERSION if name == "poses" else GENERATOR_VERSION
+
+
+def content_sha256(name: str, data_dir: Path | None = None) -> str:
+    """sha256 of a dataset's arrays (not of the .npz file, whose zip headers carry a time stamp): what a
+    checkpoint records to say which data it was trained on."""
+    path = ensure_generated(name, data_dir)
+    digest = hashlib.sha256(f"{name} v{generator_version(name)}".encode())
+    with np.load(path) as arrays:
+        for key in ARRAYS:
+            digest.update(key.encode())
+            digest.update(np.ascontiguousarray(arrays[key]).tobytes())
+    return digest.hexdigest()
 
 
 def ensure_all(data_dir: Path | None = None, workers: int = 2) -> list[Path]:
@@ -159,7 +187,7 @@ def generate(name: str, data_dir: Path | None = None, overwrite: bool = False) -
     tmp.replace(path)
     _record_in_manifest(data_dir, name, {
         "file": path.name,
-        "generator_version": GENERATOR_VERSION,
+        "generator_version": generator_version(name),
         "seed": SEEDS[name],
         "sizes": sizes,
         "shape": list(x_tr.shape[1:]),
@@ -197,9 +225,9 @@ def verify(name: str, data_dir: Path | None = None) -> None:
     if entry is None:
         raise DataError(f"{path} exists but data/manifest.json has no entry for it, so it cannot be "
                         f"checked. If you made this file, move it elsewhere; otherwise: {fix}")
-    if entry.get("generator_version") != GENERATOR_VERSION:
+    if entry.get("generator_version") != generator_version(name):
         raise DataError(f"{path} was made by generator version {entry.get('generator_version')}, "
-                        f"this course_lib makes version {GENERATOR_VERSION}. {fix}")
+                        f"this course_lib makes version {generator_version(name)}. {fix}")
     actual = sha256(path)
     if actual != entry.get("sha256"):
         raise DataError(f"{path} does not match its manifest (sha256 {actual[:12]}... instead of "
@@ -495,10 +523,11 @@ def pose_from_angles(lean=0.0, head=0.0, r_thigh=0.2, r_knee=0.3, l_thigh=0.2, l
     return (j - box_centre[..., None, :] + np.asarray(centre, float)[..., None, :]).astype(np.float32)
 
 
-def _pose_joints(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Random poses (n, 16, 2): joint angles within human-like limits, scale, rotation, position."""
+def _pose_joints(n: int, rng: np.random.Generator, scale: tuple[float, float] = (0.72, 1.08)) -> np.ndarray:
+    """Random poses (n, 16, 2): joint angles within human-like limits, scale (a factor of the nominal 42 px
+    height, drawn uniformly from ``scale``), rotation, position."""
     u = lambda lo, hi: rng.uniform(lo, hi, n)  # noqa: E731
-    height = 42.0 * u(0.72, 1.08)
+    height = 42.0 * u(*scale)
     lean, head = rng.normal(0, 0.15, n), rng.normal(0, 0.25, n)
     r_thigh, l_thigh = u(-0.35, 0.9), u(-0.35, 0.9)
     r_knee, l_knee = u(-0.1, 1.2), u(-0.1, 1.2)
@@ -529,7 +558,68 @@ def _make_poses(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarra
     Right limbs are drawn in warm colours, left limbs in cool ones, the spine and head in green, so
     left and right can be told apart.
     """
-    return render_poses(_pose_joints(n, rng), rng)
+    if POSE_GENERATOR_VERSION == 1:
+        return render_poses(_pose_joints(n, rng), rng)
+    images, poses = render_poses(_pose_joints(n, rng, scale=(0.5, 1.08)), rng)
+    return harden(images, poses, rng)
+
+
+def harden(images: np.ndarray, poses: np.ndarray, rng: np.random.Generator | int = 0,
+           chunk: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """Version 2's extra difficulty on rendered figures (uint8 images (n, 64, 64, 3), poses (n, 16, 3)):
+
+    - **distractor limbs**: in 60 % of images one or two jointed two-segment "limbs" in the figure's own colours
+      and width, with dark hinge dots, drawn in front of the figure (they look like an arm, but belong to no one);
+    - **occluders**: in 60 % of images one textured box, in a third of those a second one; a joint under a box
+      becomes hidden (visible = 0);
+    - **blur and noise** that vary per image (a 3x3 blur of random strength, noise sigma 0.01 to 0.09).
+
+    Returns new arrays; the inputs are not changed.
+    """
+    rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+    images, poses = np.asarray(images), np.array(poses, np.float32)
+    n, size = len(images), images.shape[1]
+    yy, xx = np.mgrid[0:size, 0:size]
+    px = np.stack([xx.ravel() + 0.5, yy.ravel() + 0.5], -1).astype(np.float32)
+    palette = np.array([[0.95, 0.35, 0.1], [0.15, 0.45, 0.95], [0.2, 0.85, 0.3]], np.float32)
+    out = np.empty_like(images)
+    for start in range(0, n, chunk):
+        sl = slice(start, min(start + chunk, n))
+        m, jm = sl.stop - sl.start, poses[sl, :, :2]
+        img = images[sl].reshape(m, -1, 3).astype(np.float32) / 255
+        scale = (jm.max(1) - jm.min(1)).max(-1, keepdims=True)             # (m, 1) figure size in px
+        for k in range(2):
+            on = rng.random((m, 1)) < (0.6 if k == 0 else 0.25)
+            a = rng.uniform(4, size - 4, (m, 2)).astype(np.float32)
+            bend = rng.uniform(0, 2 * np.pi, (m, 2))
+            length = (scale * rng.uniform(0.12, 0.2, (m, 1))).astype(np.float32)
+            b = a + length * np.stack([np.cos(bend[:, 0]), np.sin(bend[:, 0])], -1)
+            c = b + length * np.stack([np.cos(bend[:, 1]), np.sin(bend[:, 1])], -1)
+            colour = palette[rng.integers(0, 3, m)] * rng.uniform(0.75, 1.1, (m, 1)).astype(np.float32)
+            width = rng.uniform(1.6, 2.4, (m, 1)).astype(np.float32)
+            for p, q in ((a, b), (b, c)):
+                alpha = np.clip(width - _segment_distance(px, p, q), 0, 1) * on
+                img += alpha[..., None] * (colour[:, None] - img)
+            for p in (a, b, c):
+                alpha = 0.7 * np.clip(width * 0.9 + 0.3 - _segment_distance(px, p, p), 0, 1) * on
+                img -= alpha[..., None] * img * 0.8
+        for k in range(2):
+            occ = rng.random(m) < (0.6 if k == 0 else 0.2)
+            centre = jm[np.arange(m), rng.integers(0, 16, m)] + rng.normal(0, 3, (m, 2))
+            half = rng.uniform(3, 8, (m, 2)) * (scale / 42)
+            inside = np.all(np.abs(px[None] - centre[:, None]) < half[:, None], -1) & occ[:, None]
+            box = (rng.uniform(0.1, 0.9, (m, 1, 3)).astype(np.float32)
+                   + 0.08 * rng.standard_normal((m, size * size, 3), np.float32))
+            img = np.where(inside[..., None], box, img)
+            covered = np.all(np.abs(jm - centre[:, None]) < half[:, None], -1) & occ[:, None]
+            poses[sl, :, 2] *= ~covered
+        img = img.reshape(m, size, size, 3)
+        w = rng.uniform(0, 0.12, (m, 1, 1, 1)).astype(np.float32)            # blur strength per image
+        img = ((1 - 4 * w) * img + w * (np.roll(img, 1, 1) + np.roll(img, -1, 1) + np.roll(img, 1, 2)
+                                       + np.roll(img, -1, 2))
+               + rng.standard_normal(img.shape, np.float32) * rng.uniform(0.01, 0.09, (m, 1, 1, 1)).astype(np.float32))
+        out[sl] = (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
+    return out, poses
 
 
 def render_poses(joints: np.ndarray, rng: np.random.Generator | int = 0) -> tuple[np.ndarray, np.ndarray]:
