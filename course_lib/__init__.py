@@ -3,7 +3,7 @@
 One module per idea:
 
 - ``config``   fast mode (``COURSE_FAST=1``), paths, seeding
-- ``data``     the synthetic datasets (digits, shapes) and an opt-in loader for the real ones
+- ``data``     the synthetic datasets (digits, shapes, poses) and an opt-in loader for the real ones
 - ``profile``  parameters, MACs, activation memory and bytes on disk of a Keras model
 - ``bench``    honest latency measurement (warm-up, repeats, median and IQR, threads, CPU)
 - ``checks``   the checking machinery and the generic checkers: friendly pass/fail messages, numbers, arrays, functions
@@ -24,6 +24,8 @@ One module per idea:
 - ``quantize`` affine int8 arithmetic, fake quantization and QAT (07)
 - ``pose``     heat maps, decoding, PCK, diagnostics, the Stacked Hourglass and its pruning (09)
 - ``decide``   the capstone's keep/drop rule, applied on validation data (09)
+- ``checkpoints`` the capstone's trained models: recipes, shipped weights with hashes, live training if stale (09)
+- ``capstone`` the capstone's pipeline as steps that 09 and ``make checkpoints`` share (09)
 - ``distill``  knowledge distillation: soft targets and Fast Pose Distillation (09)
 - ``production`` MediaPipe's BlazePose landmark models, measured for scale (09)
 - ``webdemo``  the capstone's models exported for the live web page (09, ``demo/``)

@@ -923,7 +923,7 @@ def _forward(model: keras.Model, batch_size: int):
     return lambda x: (lambda out: list(out) if isinstance(out, (list, tuple)) else [out])(call(x))
 
 
-def _adam_trainer(model: keras.Model, batch_size: int):
+def _adam_trainer(model: keras.Model, batch_size: int, sparsity: bool = False):
     """``(twin, step)`` for ``model``'s architecture: its shared copy (:func:`_twin`) holding ``model``'s
     weights, and a compiled training step (forward, summed MSE over the stacks, gradients, one fused
     Adam update per weight into Adam's two moment slots, which are reset here).
@@ -934,22 +934,25 @@ def _adam_trainer(model: keras.Model, batch_size: int):
     share it, their weights copied in and out. The arithmetic is Keras' Adam (same defaults)."""
     import tensorflow as tf
 
-    key = (_architecture(model), "adam step", batch_size)
+    key = (_architecture(model), "adam step", batch_size, sparsity)
     twin = _twin(model)
     if key not in _TWINS:
         weights = twin.trainable_variables
+        gammas = [twin.get_layer(bn).gamma for block in hidden_widths(twin)
+                  for _, bn, _ in _hidden_layers(twin, block)] if sparsity else []
         slots = [tf.Variable(tf.zeros(w.shape, w.dtype), trainable=False) for w in weights for _ in "mv"]
         spec = lambda shape: tf.TensorSpec((batch_size,) + tuple(shape[1:]), tf.float32)  # noqa: E731
         scalar = tf.TensorSpec((), tf.float32)
 
-        @tf.function(input_signature=[spec(twin.inputs[0].shape), spec(twin.outputs[0].shape)] + [scalar] * 3,
+        @tf.function(input_signature=[spec(twin.inputs[0].shape), spec(twin.outputs[0].shape)] + [scalar] * 4,
                      autograph=False)
-        def step(x, y, lr, beta1_power, beta2_power):
+        def step(x, y, lr, beta1_power, beta2_power, l1):
             with tf.GradientTape() as tape:
                 outs = twin(x, training=True)
                 outs = outs if isinstance(outs, (list, tuple)) else [outs]
                 loss = tf.add_n([tf.reduce_mean(tf.square(o - y)) for o in outs])
-            for w, g, m, v in zip(weights, tape.gradient(loss, weights), slots[0::2], slots[1::2]):
+                total = loss + l1 * tf.add_n([tf.reduce_sum(tf.abs(g)) for g in gammas]) if gammas else loss
+            for w, g, m, v in zip(weights, tape.gradient(total, weights), slots[0::2], slots[1::2]):
                 tf.raw_ops.ResourceApplyAdam(var=w.value.handle, m=m.handle, v=v.handle, beta1_power=beta1_power,
                                              beta2_power=beta2_power, lr=lr, beta1=0.9, beta2=0.999,
                                              epsilon=1e-7, grad=g)
@@ -992,7 +995,7 @@ def train(model: keras.Model, x: np.ndarray, poses: np.ndarray | None, epochs: i
           learning_rate: float = 4e-3, batch_size: int = 32, verbose: bool = True,
           targets: np.ndarray | None = None, validation: tuple[np.ndarray, np.ndarray] | None = None,
           alphas: Sequence[float] = (0.2, 0.1, 0.05),
-          on_epoch: Callable[[int, dict], None] | None = None) -> dict[str, list[float]]:
+          on_epoch: Callable[[int, dict], None] | None = None, gamma_l1: float = 0.0) -> dict[str, list[float]]:
     """Train a heat-map model with intermediate supervision: every output learns the same target maps
     (mean squared error, summed over the stacks), Adam with a cosine decay of the learning rate to 0
     over the run. Returns ``{"loss": [mean training loss of each epoch]}``.
@@ -1005,7 +1008,9 @@ def train(model: keras.Model, x: np.ndarray, poses: np.ndarray | None, epochs: i
 
     ``validation=(x_val, poses_val)`` scores the last stack on those images after every epoch: the history
     then also holds ``"val PCK@a"`` for each ``a`` in ``alphas`` (the learning curve). ``on_epoch(epoch,
-    history)`` is called after every epoch (a progress bar, say).
+    history)`` is called after every epoch (a progress bar, say). ``gamma_l1 > 0`` adds Network Slimming's
+    sparsity penalty ``gamma_l1 * sum |gamma|`` over the batch norms of every block's hidden layers (the
+    channels :func:`prune_hidden_channels` cuts); the reported loss stays the heat-map MSE.
     """
     import tensorflow as tf
 
@@ -1015,7 +1020,9 @@ def train(model: keras.Model, x: np.ndarray, poses: np.ndarray | None, epochs: i
     batch_size = min(batch_size, len(x))
     per_epoch = len(x) // batch_size
     steps = epochs * per_epoch
-    twin, step = _adam_trainer(model, batch_size)
+    if isinstance(gamma_l1, bool) or not isinstance(gamma_l1, (int, float)) or not np.isfinite(gamma_l1) or gamma_l1 < 0:
+        raise ValueError(f"gamma_l1 must be a finite number >= 0, got {gamma_l1!r}")
+    twin, step = _adam_trainer(model, batch_size, sparsity=gamma_l1 > 0)
     history, t = {"loss": []}, 0
     for epoch in range(epochs):
         order = np.random.permutation(len(x))
@@ -1025,7 +1032,8 @@ def train(model: keras.Model, x: np.ndarray, poses: np.ndarray | None, epochs: i
             lr = learning_rate * 0.5 * (1 + np.cos(np.pi * t / steps))   # keras' CosineDecay, alpha = 0
             t += 1
             loss = step(tf.constant(x[idx]), tf.constant(targets[idx]), tf.constant(lr, tf.float32),
-                        tf.constant(0.9 ** t, tf.float32), tf.constant(0.999 ** t, tf.float32))
+                        tf.constant(0.9 ** t, tf.float32), tf.constant(0.999 ** t, tf.float32),
+                        tf.constant(gamma_l1, tf.float32))
             losses.append(float(loss))
         history["loss"].append(float(np.mean(losses)))
         if validation is not None:

@@ -119,7 +119,7 @@ def test_alpha_1_hands_the_step_exactly_what_pose_train_does(batch, monkeypatch)
     x, poses, teacher = batch
     calls = []
 
-    def recording_trainer(model, batch_size):
+    def recording_trainer(model, batch_size, sparsity=False):
         calls.append([])
         return model, lambda *args: calls[-1].append([np.asarray(a) for a in args]) or np.float32(0.0)
 
