@@ -236,24 +236,35 @@ class Pipeline:
         return verdict
 
 
+#: The from-scratch steps after MobileNetV2: (row name, technique, goal, change to the current builder, slug tag).
+ARCHITECTURE_STEPS = {
+    "1 width 64→32": ("residual modules, 32 features instead of 64", "MACs", {"features": 32}, "w32"),
+    "3 slim stem": ("stem widths (16, 32) instead of (32, 64)", "MACs", {"stem_widths": (16, 32)}, "stem16"),
+    "4 CReLU stem": ("7x7 stem conv computes half its channels; CReLU adds their negation", "MACs",
+                     {"crelu_stem": True}, "crelu"),
+    "5 hyper-feature head": ("each head also reads the hourglass's coarser levels (PVANet)", "accuracy",
+                             {"hyper_head": True}, "hyper"),
+    "6 one stack": ("one hourglass instead of two, trained from scratch", "MACs", {"stacks": 1}, "1stack"),
+}
+
+
+def architecture_step(pipe: Pipeline, label: str) -> decide.Decision:
+    """One of :data:`ARCHITECTURE_STEPS` on the pipeline's current model (trained from scratch if it passes the
+    cost test); the checkpoint's name is the current one's plus the step's tag."""
+    technique, goal, change, tag = ARCHITECTURE_STEPS[label]
+    return pipe.architecture_step(label, technique, goal, dict(pipe.builder(), **change),
+                                  f"{pipe.rows[pipe.current]['checkpoint']}+{tag}")
+
+
 def walk(pipe: Pipeline, say: Callable[[str], None] = print) -> Pipeline:
     """Every step of the capstone in order (what ``make checkpoints`` runs; notebook 09 runs the same steps one
     section at a time)."""
     pipe.baseline()
     say(f"rule: {pipe.rule.describe()}")
-    b = pipe.builder
-    pipe.architecture_step("1 width 64→32", "residual modules, 32 features instead of 64", "MACs",
-                           dict(b(), features=32), f"{pipe.rows[pipe.current]['checkpoint']}+w32")
+    architecture_step(pipe, "1 width 64→32")
     pipe.expansion_step("2 MobileNetV2 blocks")
-    for label, technique, goal, change, tag in (
-            ("3 slim stem", "stem widths (16, 32) instead of (32, 64)", "MACs", {"stem_widths": (16, 32)}, "stem16"),
-            ("4 CReLU stem", "7x7 stem conv computes half its channels; CReLU adds their negation", "MACs",
-             {"crelu_stem": True}, "crelu"),
-            ("5 hyper-feature head", "each head also reads the hourglass's coarser levels (PVANet)", "accuracy",
-             {"hyper_head": True}, "hyper"),
-            ("6 one stack", "one hourglass instead of two, trained from scratch", "MACs", {"stacks": 1}, "1stack")):
-        pipe.architecture_step(label, technique, goal, dict(b(), **change),
-                               f"{pipe.rows[pipe.current]['checkpoint']}+{tag}")
+    for label in ("3 slim stem", "4 CReLU stem", "5 hyper-feature head", "6 one stack"):
+        architecture_step(pipe, label)
         say(f"{label}: {pipe.rows[label]['decision']} ({pipe.rows[label]['why']})")
     pipe.pruning_step()
     pipe.distillation_step()
