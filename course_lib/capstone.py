@@ -269,3 +269,32 @@ def walk(pipe: Pipeline, say: Callable[[str], None] = print) -> Pipeline:
     pipe.pruning_step()
     pipe.distillation_step()
     return pipe
+
+
+def checkpoint_table(pipe: Pipeline) -> "pd.DataFrame":
+    """One row per checkpoint the pipeline used: where it came from, its recipe's budget, what its training took
+    (quoted from the manifest), its validation metric at the end of training (manifest) and now (measured in this
+    run), and the plateau test: the points gained over the last quarter of its epochs against the seed noise."""
+    import pandas as pd
+    noise = pipe.rule.noise if pipe.rule else float("nan")
+    out = {}
+    for name, ckpt in pipe.ckpts.items():
+        r, e = ckpt.recipe, ckpt.entry
+        gain = plateau_gain(e["history"])
+        out[name] = {"source": ckpt.source, "kind": r.kind, "epochs": r.epochs if r.start is None else f"+{r.epochs}",
+                     "trained (s, manifest)": e["seconds"],
+                     f"val {METRICS[0]} at training (manifest)": 100 * e["history"][f"val {METRICS[0]}"][-1],
+                     f"val {METRICS[0]} now": 100 * pipe.scores[name][f"val {METRICS[0]}"],
+                     "last-quarter gain (points)": gain, "plateau": bool(gain < max(noise, 1e-9))}
+    return pd.DataFrame(out).T
+
+
+def plot_curves(pipe: Pipeline, names, title: str, metric: str = METRICS[0], ax=None):
+    """Validation learning curves (from each checkpoint's manifest history) of the named checkpoints."""
+    from . import plots
+    ax = ax or plots.axes(title, "epoch", f"validation {metric} (%)", figsize=(7, 3.4))
+    for name in names:
+        curve = 100 * np.asarray(pipe.ckpts[name].history[f"val {metric}"])
+        ax.plot(np.arange(1, len(curve) + 1), curve, marker=".", lw=1, label=name)
+    ax.legend(fontsize=7)
+    return ax
