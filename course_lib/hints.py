@@ -231,10 +231,11 @@ HINTS_09: dict[str, tuple[str, str]] = {
     ),
     "09 Ex4": (
         "Two kinds of step. A cost step must first buy its goal (MACs at least 10 % lower), then cost little "
-        "accuracy on BOTH metrics; an accuracy step must gain more than the noise. Work in points: "
-        "100 * (after - before).",
-        "cost step: 1 - after['MACs'] / before['MACs'] >= 0.10 and d02 >= -max(1.0, noise) and "
-        "d01 >= -max(2.0, noise); accuracy step: d02 > noise and after['MACs'] <= 1.15 * before['MACs'].",
+        "accuracy on BOTH metrics (PCK@0.1 and PCK@0.05); an accuracy step must gain more PCK@0.1 than the noise. "
+        "Work in points: 100 * (after - before). Every limit includes its end point, and floats do not: round.",
+        "d1 = round(100 * (after['val PCK@0.1'] - before['val PCK@0.1']), 9), d2 the same for PCK@0.05, "
+        "ratio = round(after['MACs'] / before['MACs'], 9); cost step: round(1 - ratio, 9) >= 0.10 and "
+        "d1 >= -max(2.0, noise) and d2 >= -max(3.0, noise); accuracy step: d1 > noise and ratio <= 1.15.",
     ),
     "09 Ex5": (
         "Two mean squared errors, one towards the ground truth and one towards the teacher, each with its "
