@@ -26,6 +26,10 @@ TEACHER = dict(BASE, stacks=4)   #: the distillation teacher: the baseline's hou
 METRICS = ("PCK@0.1", "PCK@0.05")
 RULE = dict(metric="PCK@0.1", metric_strict="PCK@0.05", max_drop=2.0, max_drop_strict=3.0)
 PRUNE_FRACTION = 0.5
+#: The plateau test: a model has finished learning when the last quarter of its epochs gained less validation PCK@0.1
+#: than the larger of the seed noise and a quarter of the rule's limit (0.5 points): more of the same training could
+#: not move it by more than a quarter of what the rule allows a step to lose.
+PLATEAU_SHARE_OF_LIMIT = 0.25
 GAMMA_L1 = 3e-5          #: Network Slimming's sparsity strength (lambda on sum |gamma|; the heat-map MSE is ~1e-3, not a cross-entropy ~1)
 
 
@@ -47,6 +51,12 @@ def plateau_gain(history: Mapping, metric: str = METRICS[0]) -> float:
     if len(curve) <= back:
         return float("nan")
     return 100 * (curve[-1] - curve[-1 - back])
+
+
+def plateau_limit(rule: decide.Rule) -> float:
+    """Points of the first metric the last quarter of a training may still gain for the model to count as trained
+    to its plateau: max(seed noise, PLATEAU_SHARE_OF_LIMIT x the rule's limit)."""
+    return max(rule.noise, PLATEAU_SHARE_OF_LIMIT * rule.max_drop)
 
 
 def cost(model) -> dict:
@@ -276,7 +286,7 @@ def checkpoint_table(pipe: Pipeline) -> "pd.DataFrame":
     (quoted from the manifest), its validation metric at the end of training (manifest) and now (measured in this
     run), and the plateau test: the points gained over the last quarter of its epochs against the seed noise."""
     import pandas as pd
-    noise = pipe.rule.noise if pipe.rule else float("nan")
+    limit = plateau_limit(pipe.rule)
     out = {}
     for name, ckpt in pipe.ckpts.items():
         r, e = ckpt.recipe, ckpt.entry
@@ -285,7 +295,10 @@ def checkpoint_table(pipe: Pipeline) -> "pd.DataFrame":
                      "trained (s, manifest)": e["seconds"],
                      f"val {METRICS[0]} at training (manifest)": 100 * e["history"][f"val {METRICS[0]}"][-1],
                      f"val {METRICS[0]} now": 100 * pipe.scores[name][f"val {METRICS[0]}"],
-                     "last-quarter gain (points)": gain, "plateau": bool(gain < max(noise, 1e-9))}
+                     "last-quarter gain (points)": round(gain, 2), "plateau": bool(gain < limit)}
+        for key in list(out[name]):
+            if key.startswith("val "):
+                out[name][key] = round(out[name][key], 2)
     return pd.DataFrame(out).T
 
 
