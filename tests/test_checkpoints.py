@@ -34,7 +34,7 @@ def test_shipped_checkpoint_matches_recipe_data_and_weights(name):
     assert len(entry["history"]["loss"]) == recipe.epochs
     for metric in ("val PCK@0.2", "val PCK@0.1", "val PCK@0.05"):
         assert len(entry["history"][metric]) == recipe.epochs
-    assert entry["bytes"] < 1_000_000 and entry["seconds"] > 0 and entry["cpu"] and entry["date"]
+    assert entry["bytes"] < 2_000_000 and entry["seconds"] > 0 and entry["cpu"] and entry["date"]
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
