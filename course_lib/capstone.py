@@ -225,7 +225,8 @@ class Pipeline:
         teacher = self.fit(scratch("teacher-4stacks", TEACHER))
         self.rows["teacher"] = {"technique": "the baseline's hourglass with 4 stacks", "goal": "", **cost(teacher.model),
                                 **self.scores["teacher-4stacks"], "epochs": str(EPOCHS), "decision": "teacher",
-                                "why": "", "before": None, "checkpoint": "teacher-4stacks"}
+                                "why": "the distillation teacher, not a candidate", "before": None,
+                                "checkpoint": "teacher-4stacks"}
         names = [prefix if self.ckpts[prefix].recipe.start is None and self.ckpts[prefix].recipe.seed == 0
                  and not self.ckpts[prefix].recipe.teacher else f"{prefix}-arch-s0"] + \
                 [f"{prefix}-arch-s{s}" for s in SEEDS[1:]]
