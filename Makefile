@@ -10,7 +10,7 @@ PORT ?= 8888
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NO_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 
-.PHONY: install lab progress test unit nbval timings execute student autograde site demo hub-smoke checkpoints clean-venv help
+.PHONY: install lab progress test unit nbval timings execute benchmark student autograde site demo hub-smoke checkpoints clean-venv help
 
 help:
 	@echo "make lab      install into .venv (first time) and open JupyterLab on your practice copies (my_notebooks/: exercises blank)"
@@ -20,6 +20,7 @@ help:
 	@echo "make timings  time every notebook in fast and full mode (copies; your notebooks are not touched)"
 	@echo "make checkpoints  maintainers: train the capstone's checkpoints (checkpoints/; resumable, an up-to-date one is skipped)"
 	@echo "make execute  maintainers: re-run every notebook in full mode and save its outputs"
+	@echo "make benchmark  this machine's card: roofline, 08 and capstone models fp32/int8 at 1 and 2 threads (benchmarks/<cpu>.json; 71 s on the reference machine)"
 	@echo "make student  instructors: student copies (solutions removed) in grading/release/ with nbgrader"
 	@echo "make autograde  instructors: grade the submissions collected in grading/submitted/ (strict checks)"
 	@echo "make site     build the executed notebooks into a static site (build/site/_build/html, offline)"
@@ -95,6 +96,13 @@ checkpoints: install
 execute: install
 	@git diff --quiet -- notebooks || { echo "notebooks/ has uncommitted changes; commit or stash them first (make execute overwrites outputs)."; exit 1; }
 	COURSE_EXPORT_DEMO=1 $(PY) tests/time_notebooks.py --execute-in-place
+
+# make benchmark: one JSON card per machine in benchmarks/ (course_lib.cards; scripts/benchmark.py): CPU, flags,
+# versions, the roofline probes, every model of 08 and the capstone in fp32 and int8 at 1 and 2 threads, the page's
+# models, per-operator profiles. A card of another machine is never overwritten; this machine's is replaced.
+# Run it on a quiet machine: the numbers are what other runs are compared with.
+benchmark: install
+	MPLBACKEND=Agg $(PY) scripts/benchmark.py
 
 # Instructors (README, "Teaching with it"): nbgrader course directory grading/, one assignment per notebook.
 student: install

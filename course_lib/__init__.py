@@ -6,6 +6,9 @@ One module per idea:
 - ``data``     the synthetic datasets (digits, shapes, poses) and an opt-in loader for the real ones
 - ``profile``  parameters, MACs, activation memory and bytes on disk of a Keras model
 - ``bench``    honest latency measurement (warm-up, repeats, median and IQR, threads, CPU)
+- ``opprofile`` a per-operator profile of a LiteRT flatbuffer (each operator cut out and timed); XNNPACK's coverage (08)
+- ``roofline`` this CPU's peak conv GMAC/s and element-wise GB/s, fp32 and int8 (08)
+- ``cards``    machine cards (``make benchmark``, ``benchmarks/``), their schema, and generated sentences about int8 (08)
 - ``checks``   the checking machinery and the generic checkers: friendly pass/fail messages, numbers, arrays, functions
 - ``exercises`` every chapter's own exercise checkers, in notebook order (each tagged "NN ExK")
 - ``practice`` the exercises of notebooks/: practice (blank) copies, reference solutions, which cell checks what

@@ -434,3 +434,39 @@ def crossover(macs: Sequence[float], speedups: Sequence[float]) -> dict:
     lo, hi = np.log(m[i]), np.log(m[i + 1])
     frac = (1.0 - s[i]) / (s[i + 1] - s[i])
     return {"macs": float(np.exp(lo + frac * (hi - lo))), "kind": "crossover"}
+
+
+# --- invoke() alone: the unit a per-operator profile adds up -----------------------------------------
+
+def _filled_interpreter(model_bytes: bytes, num_threads: int, xnnpack: bool, seed: int = 0):
+    """An interpreter whose every input tensor holds random values of its dtype (set once)."""
+    from .tflite import make_interpreter
+
+    interp = make_interpreter(model_bytes, num_threads=num_threads, xnnpack=xnnpack)
+    for k, detail in enumerate(interp.get_input_details()):
+        x = random_inputs(tuple(int(d) for d in detail["shape"]), dtype=detail["dtype"], count=1, seed=seed + k)[0]
+        interp.set_tensor(detail["index"], x)
+    return interp
+
+
+def invoke_time(model_bytes: bytes, num_threads: int = 1, warmup: int = 5, repeats: int | None = None,
+                label: str = "", xnnpack: bool = True) -> Timing:
+    """Latency of ``invoke()`` alone (inputs set once, outputs not copied): the work of the graph plus the
+    runtime's fixed cost of one invoke, which :func:`invoke_overhead` measures on a one-operator model.
+
+    Unlike :func:`time_interpreter` this handles models with several inputs (or none), such as the
+    single-operator models of :mod:`course_lib.opprofile`."""
+    interp = _filled_interpreter(model_bytes, num_threads, xnnpack)
+    return measure(lambda _: interp.invoke(), [None], label=label, warmup=warmup, repeats=repeats,
+                   threads=num_threads)
+
+
+def invoke_overhead(num_threads: int = 1, repeats: int | None = None, xnnpack: bool = True) -> Timing:
+    """:func:`invoke_time` of the one-operator model of :func:`call_overhead` (a ReLU on 4 numbers): the
+    fixed price of one ``invoke()``, paid again by every single-operator model of a profile."""
+    if "litert" not in _TRIVIAL:
+        from .tflite import convert
+
+        _TRIVIAL["litert"] = convert(_trivial_model(), "float32")
+    return invoke_time(_TRIVIAL["litert"], num_threads=num_threads, repeats=repeats or config.pick(full=300, fast=100),
+                       xnnpack=xnnpack, label=f"one-op model, invoke() only ({num_threads} thread(s))")
