@@ -44,7 +44,7 @@ def run(path: Path, fast: bool, save_to: Path | None, results_dir: str | None) -
         sys.path.insert(0, str(ROOT / "tools"))
         from shrink_outputs import shrink  # large photo-like PNG figures -> JPEG: each notebook stays <= 1 MB
 
-        shrink(nb)
+        shrink(nb, min_kb=30)
         nbformat.write(nb, save_to)
     return elapsed
 

@@ -1,8 +1,9 @@
 """Keep executed notebooks under the course's 1 MB per file: re-encode large PNG figures as JPEG.
 
 Figures of photographs and noisy synthetic images (the pose figures of 09, BlazePose on a photo) compress
-badly as PNG (several hundred kB each) and well as JPEG. Line plots stay PNG: only an image output larger
-than ``--min-kb`` whose JPEG is at most 60 % of its size is replaced, with the same width and height metadata.
+badly as PNG (several hundred kB each) and well as JPEG. Line plots stay PNG, with a 256-colour palette instead of
+full RGBA when that is at most 60 % of the size (a plot has few colours: the palette loses nothing visible). Only an
+image output larger than ``--min-kb`` is touched, keeping the same width and height metadata.
 Nothing else in the notebook changes. ``make execute`` (tests/time_notebooks.py --execute-in-place) runs it
 on every notebook it saves.
 
@@ -38,6 +39,12 @@ def shrink(nb, min_kb: float = 50.0, quality: int = 85) -> int:
         if not png or len(png) * 3 / 4 < min_kb * 1000:
             continue
         image = Image.open(io.BytesIO(base64.b64decode(png)))
+        palette = io.BytesIO()
+        image.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT).save(palette, format="PNG", optimize=True)
+        if len(image.convert("RGB").getcolors(1 << 16) or ()) and palette.tell() <= 0.6 * len(png) * 3 / 4:
+            data["image/png"] = base64.b64encode(palette.getvalue()).decode("ascii")   # a plot: few colours
+            replaced += 1
+            continue
         background = Image.new("RGB", image.size, "white")
         background.paste(image.convert("RGBA"), mask=image.convert("RGBA").split()[-1])
         buffer = io.BytesIO()
