@@ -311,3 +311,31 @@ def int8_sentences(this: dict, others: dict[str, dict], models: list[tuple[str, 
                          f"{', '.join(sorted(set(slower)))}: an association between the cards' measurements and their "
                          "flags (the machines differ in more than their instruction sets).")
     return lines
+
+
+def from_timings(timings: dict, roofline_table: pd.DataFrame | None = None, call_overhead: dict | None = None,
+                 source: str = "this run of a notebook (not committed)") -> dict:
+    """A card of this run: ``timings`` is ``{(group, model, precision, threads): bench.Timing}`` (precision
+    "fp32"/"int8"), ``roofline_table`` the output of :func:`course_lib.roofline.measure`, ``call_overhead``
+    ``{threads: ms}``. Validated with :func:`check`, so it can stand beside the committed cards."""
+    card = new_card({"warmup": 5, "repeats": max(t.repeats for t in timings.values()), "rounds": 3, "batch": 1,
+                     "statistic": "median of the calmest interleaved round", "runtime": "LiteRT + XNNPACK"}, source)
+    card["models"] = [{"group": g, "model": m, "precision": p, "threads": int(t), "median_ms": float(tm.median_ms),
+                       "iqr_ms": float(tm.iqr_ms), "macs": None, "bytes": None, "missing": ["macs", "bytes"]}
+                      for (g, m, p, t), tm in timings.items()]
+    if roofline_table is not None:
+        card["roofline"] = [{"probe": r["probe"], "op": r["op"], "precision": r["precision"], "threads": int(r["threads"]),
+                             "median_ms": float(r["median ms"]), "gmacs": None if r["GMAC/s"] != r["GMAC/s"] else float(r["GMAC/s"]),
+                             "gbs": None if r["GB/s"] != r["GB/s"] else float(r["GB/s"])} for _, r in roofline_table.iterrows()]
+    else:
+        card["missing"].append("roofline")
+    card["call_overhead_ms"] = {str(k): float(v) for k, v in (call_overhead or {}).items()}
+    return check(card, "this run's card")
+
+
+def side_by_side(all_cards: dict[str, dict], keys: list[tuple[str, str]], threads: int = 1) -> pd.DataFrame:
+    """int8 speed-up (fp32 ms / int8 ms) of each (group, model) in ``keys`` on every card: one column per card,
+    headed by its ISA description; blank where a card did not time that model."""
+    table = pd.DataFrame({f"{describe_isa(c)} · {s}": {f"{g} {m}": speedups(c, threads).get((g, m)) for g, m in keys}
+                          for s, c in all_cards.items()})
+    return table.astype(float)
