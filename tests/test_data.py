@@ -45,6 +45,7 @@ def test_generator_output_is_pinned():
     assert got == PINNED, f"generator output changed: {got}"
 
 
+POSES_V2 = "538e0526002fc1b1"
 PINNED = {"digits": "5a768f719eda0044", "digits 2500": "4a7287f71423a171", "shapes": "51a56607819cd399"}
 
 
@@ -104,13 +105,35 @@ def test_generate_never_overwrites_without_permission(tmp_path, small_sizes):
     data.generate("shapes", data_dir=tmp_path, overwrite=True)
 
 
-def test_old_generator_version_is_refused(tmp_path, small_sizes):
+def test_old_generator_version_is_regenerated_only_when_untouched(tmp_path, small_sizes, capsys):
+    """The course's own file from an older generator, unchanged since (its sha256 matches the manifest), is
+    replaced by the new version with a message; a file that was changed as well is refused, never overwritten."""
     data.generate("digits", data_dir=tmp_path)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     manifest["digits"]["generator_version"] = 0
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    data.load("digits", data_dir=tmp_path)
+    assert "made by generator version 0" in capsys.readouterr().out
+    assert json.loads((tmp_path / "manifest.json").read_text())["digits"]["generator_version"] == data.GENERATOR_VERSION
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["digits"]["generator_version"] = 0
+    manifest["digits"]["sha256"] = "0" * 64            # the file no longer matches: someone changed it
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    before = (tmp_path / "digits.npz").read_bytes()
     with pytest.raises(data.DataError, match="generator version 0"):
         data.load("digits", data_dir=tmp_path)
+    assert (tmp_path / "digits.npz").read_bytes() == before
+
+
+def test_pose_generator_version_2_is_harder_and_pinned():
+    """Version 2 of the poses: smaller figures, more occluders, distractor limbs (pinned so a change is seen)."""
+    rng = np.random.default_rng(0)
+    images, poses = data.harden(*data.render_poses(data._pose_joints(64, rng, scale=(0.5, 1.08)), rng), rng)
+    assert data.generator_version("poses") == 2 and data.generator_version("digits") == 1
+    assert images.shape == (64, 64, 64, 3) and images.dtype == np.uint8 and poses.shape == (64, 16, 3)
+    assert 0.6 < poses[..., 2].mean() < 0.95          # occluders hide a share of the joints
+    digest = hashlib.sha256(images.tobytes() + poses.tobytes()).hexdigest()[:16]
+    assert digest == POSES_V2, f"poses v2 changed: {digest}"
 
 
 def test_broken_manifest_is_reported(tmp_path, small_sizes):
