@@ -143,6 +143,10 @@ class Pipeline:
         self.record(name, technique, goal, ckpt, verdict, before)["checkpoint"] = slug
         return verdict
 
+    def labels(self) -> dict[str, str]:
+        """Checkpoint name -> the row (step) it was loaded for, for legends."""
+        return {r["checkpoint"]: n for n, r in self.rows.items() if "checkpoint" in r}
+
     def builder(self, name: str | None = None) -> dict:
         """The architecture (builder arguments) of a row's checkpoint (the current one by default)."""
         return dict(self.ckpts[self.rows[name or self.current]["checkpoint"]].builder)
@@ -303,12 +307,14 @@ def checkpoint_table(pipe: Pipeline) -> "pd.DataFrame":
     return pd.DataFrame(out).T
 
 
-def plot_curves(pipe: Pipeline, names, title: str, metric: str = METRICS[0], ax=None):
-    """Validation learning curves (from each checkpoint's manifest history) of the named checkpoints."""
+def plot_curves(pipe: Pipeline, names, title: str, metric: str = METRICS[0], ax=None,
+                labels: Mapping[str, str] | None = None):
+    """Validation learning curves (from each checkpoint's manifest history) of the named checkpoints, labelled
+    with ``labels[name]`` where given (else the checkpoint's name)."""
     from . import plots
     ax = ax or plots.axes(title, "epoch", f"validation {metric} (%)", figsize=(7, 3.4))
     for name in names:
         curve = 100 * np.asarray(pipe.ckpts[name].history[f"val {metric}"])
-        ax.plot(np.arange(1, len(curve) + 1), curve, marker=".", lw=1, label=name)
+        ax.plot(np.arange(1, len(curve) + 1), curve, marker=".", lw=1, label=(labels or {}).get(name, name))
     ax.legend(fontsize=7)
     return ax

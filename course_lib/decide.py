@@ -126,8 +126,8 @@ class Rule:
         return (f"a cost step must cut its goal (MACs, bytes or params) by >= {self.min_saving:.0%} and may lose at "
                 f"most {d1:.1f} points of validation {m1} and {d2:.1f} of {m2} (the larger of "
                 f"{self.max_drop:.1f}/{self.max_drop_strict:.1f} and the measured seed noise "
-                f"{self.noise:.1f}/{self.noise_strict:.1f}); an accuracy step must gain more than "
-                f"{self.noise:.1f} points of validation {m1} at <= {self.max_cost_rise:.0%} more MACs and bytes")
+                f"{self.noise:.2f}/{self.noise_strict:.2f}); an accuracy step must gain more than "
+                f"{self.noise:.2f} points of validation {m1} at <= {self.max_cost_rise:.0%} more MACs and bytes")
 
 
 @dataclass(frozen=True)
@@ -219,8 +219,8 @@ def decide(goal: str, before: Mapping, after: Mapping, rule: Rule) -> Decision:
     if goal == "accuracy":
         noise = exact(rule.noise, "Rule.noise")
         if d1 > noise:
-            return Decision(True, f"{change}: gain above the seed noise ({rule.noise:.1f})")
-        return Decision(False, f"{change}: no gain above the seed noise ({rule.noise:.1f})")
+            return Decision(True, f"{change}: gain above the seed noise ({rule.noise:.2f})")
+        return Decision(False, f"{change}: no gain above the seed noise ({rule.noise:.2f})")
     lim1, lim2 = rule.exact_limits()
     saving = float(1 - _ratio(goal, before, after))
     limits = f"limits -{_points_text(lim1, '')} / -{_points_text(lim2, '')}"
