@@ -972,6 +972,18 @@ def check_tradeoff_row(difference_pp, size_ratio, speedup, row, name: str = "") 
 
 
 
+def check_tradeoff_from_run(difference_pp, size_ratio, speedup, evals, flatbuffers, timings,
+                            network: str = "separable_cnn", threads: int = 2) -> CheckResults:
+    """08 Ex4 from the run's own data: the expected row (accuracy difference in points, size ratio, speed-up at
+    ``threads``) is computed here from ``evals`` (a table with model, mode, accuracy), ``flatbuffers`` and
+    ``timings`` (both keyed like notebook 08's), so the checker cell shows no answer."""
+    acc = evals.set_index(["model", "mode"])["accuracy"]
+    row = {"difference (pp)": 100 * (acc[network, "float32"] - acc[network, "int8"]),
+           "size ratio (x)": len(flatbuffers[network, "float32"]) / len(flatbuffers[network, "int8"]),
+           "speed-up (x)": timings[network, "float32", threads].median_ms / timings[network, "int8", threads].median_ms}
+    return check_tradeoff_row(difference_pp, size_ratio, speedup, row)
+
+
 def check_quantized_image(q_image, image, input_detail, name: str = "quantized image") -> CheckResult:
     """08 Ex2: ``image`` quantized with the int8 input tensor's (S, Z), as int8 codes."""
     from . import tflite
@@ -1021,6 +1033,15 @@ def check_dequantize(fn: Callable, name: str = "my_dequantize") -> CheckResult:
         if problem:
             return _report(False, name, f"On {what}: {problem}", "r = S (q - Z), with the output tensor's S and Z.")
     return _report(True, name, f"all {len(dequantize_cases())} outputs, overflowing ones included.")
+
+
+def check_dequantized_scores(scores, model_bytes: bytes, image: np.ndarray, name: str = "dequantized scores") -> CheckResult:
+    """08 Ex3, second half: the scores of ``image`` dequantized by hand equal what :func:`tflite.run` returns."""
+    from . import tflite
+
+    return checks.check_array(name, scores, tflite.run(model_bytes, image), rtol=1e-6, atol=1e-6,
+                              hint="Set the input, invoke, read the raw int8 output, then your my_dequantize with "
+                                   "the output tensor's (S, Z).")
 
 
 # ---------------------------------------------------------------------------- 09 · capstone

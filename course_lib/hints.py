@@ -191,11 +191,12 @@ HINTS: dict[str, tuple[str, str]] = {
         "q_image = np.clip(np.round(image / scale) + zero_point, -128, 127).astype(np.int8).",
     ),
     "08 Ex3": (
-        "Set the input, invoke, read the output, then undo the output's quantization. Mind the integer type "
-        "when you subtract.",
-        "interp.set_tensor(input_detail['index'], q_image); interp.invoke(); "
-        "raw = interp.get_tensor(output_detail['index']); s, z = output_detail['quantization']; "
-        "scores = s * (raw.astype(np.float32) - z).",
+        "my_dequantize undoes the affine quantization: r = S (q - Z). Mind the integer type when you subtract: "
+        "int8 codes minus a zero point can leave int8's range. Then set the input, invoke, read the output.",
+        "def my_dequantize(raw, scale, zero_point): return (scale * (raw.astype(np.float32) - zero_point))"
+        ".astype(np.float32); interp.set_tensor(input_detail['index'], q_image); interp.invoke(); "
+        "raw = interp.get_tensor(output_detail['index']); "
+        "scores_by_hand = my_dequantize(raw, *output_detail['quantization']).",
     ),
     "08 Ex4": (
         "Look up the separable CNN in each of the three tables and form three ratios or differences; mind the "
