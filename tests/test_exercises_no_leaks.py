@@ -340,3 +340,33 @@ def test_a_checker_cell_reveals_the_answer_once_hint_2_was_asked(results_dir):
     finally:
         InteractiveShell.clear_instance()
         progress._runs.clear()
+
+
+def test_08_ex3_dequantized_scores_against_the_interpreter(capsys):
+    m = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
+                          keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)])
+    x = np.random.default_rng(1).uniform(0, 1, (32, 8, 8, 1)).astype(np.float32)
+    fb = tflite.convert(m, "int8", representative_data=x)
+    right = tflite.run(fb, x[:1])
+    assert exercises.check_dequantized_scores(right, fb, x[:1])
+    capsys.readouterr()
+    for wrong in (right * 1.01, right[:, :2], None, "scores"):
+        fails_quietly(exercises.check_dequantized_scores(wrong, fb, x[:1]), capsys.readouterr().out)
+
+
+def test_08_ex4_tradeoff_row_is_computed_from_the_run(capsys):
+    import pandas as pd
+    from course_lib import bench
+
+    evals = pd.DataFrame([{"model": "net", "mode": "float32", "accuracy": 0.9321},
+                          {"model": "net", "mode": "int8", "accuracy": 0.9250}])
+    flatbuffers = {("net", "float32"): b"x" * 4000, ("net", "int8"): b"x" * 1250}
+    timings = {("net", "float32", 2): bench.Timing("a", 0.50, 0.49, 0.51, 0.48, 10, 1, 1, 2, "cpu"),
+               ("net", "int8", 2): bench.Timing("b", 0.20, 0.19, 0.21, 0.18, 10, 1, 1, 2, "cpu")}
+    args = (evals, flatbuffers, timings, "net")
+    assert exercises.check_tradeoff_from_run(0.71, 3.2, 2.5, *args)
+    assert exercises.check_tradeoff_from_run(0.714, 3.2, 2.499, *args)       # two decimals pass
+    capsys.readouterr()
+    for wrong in ((0.0071, 3.2, 2.5), (-0.71, 3.2, 2.5), (0.71, 1 / 3.2, 2.5), (0.71, 3.2, 0.4)):
+        fails_quietly(exercises.check_tradeoff_from_run(*wrong, *args), capsys.readouterr().out)
+    fails_quietly(exercises.check_tradeoff_from_run(0.75, 1.5, 1.0, *args), capsys.readouterr().out, "0.71", "3.2", "2.5")
