@@ -150,7 +150,7 @@ def _hint_and_progress(page, base: str, token: str) -> None:
     notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)", has_text="Welcome to the Lightweight")
     notebook.locator(".jp-Cell").first.wait_for(timeout=60_000)
     _run_all(page, notebook)
-    checker = notebook.locator(".jp-CodeCell", has_text="weight_bytes, 4000")
+    checker = notebook.locator(".jp-CodeCell", has_text="exercises.check_weight_bytes(weight_bytes)")
     checker.locator(".jp-OutputArea-output", has_text="❌").wait_for(timeout=30_000)
     checker.scroll_into_view_if_needed()
     checker_text = checker.locator(".jp-Cell-outputArea").text_content()
