@@ -26,6 +26,7 @@ TEACHER = dict(BASE, stacks=4)   #: the distillation teacher: the baseline's hou
 METRICS = ("PCK@0.1", "PCK@0.05")
 RULE = dict(metric="PCK@0.1", metric_strict="PCK@0.05", max_drop=2.0, max_drop_strict=3.0)
 PRUNE_FRACTION = 0.5
+ROUND_KEEP = 0.75        #: pruning in rounds: the first round keeps 75 % of the hidden channels, the second 2/3 of those
 #: The plateau test: a model has finished learning when the last quarter of its epochs gained less validation PCK@0.1
 #: than the larger of the seed noise and a quarter of the rule's limit (0.5 points): more of the same training could
 #: not move it by more than a quarter of what the rule allows a step to lose.
@@ -202,18 +203,26 @@ class Pipeline:
         sparse = self.fit(fine_tune(f"{prefix}+slim-l1", start, epochs=half, gamma_l1=GAMMA_L1))
         runs["slimming"] = self.fit(fine_tune(f"{prefix}+slim-prune", sparse, epochs=FT_EPOCHS - half,
                                               prune={**cut, "criterion": "gamma"}))
+        # In rounds: a quarter of the hidden channels, 2 epochs, then a third of what is left (half in all), 2 epochs.
+        first = self.fit(fine_tune(f"{prefix}+prune-gamma-r1", start, epochs=half,
+                                   prune={"fraction": 1 - ROUND_KEEP, "criterion": "gamma"}))
+        runs["gamma, 2 rounds"] = self.fit(fine_tune(
+            f"{prefix}+prune-gamma-r2", first, epochs=FT_EPOCHS - half,
+            prune={"fraction": 1 - (1 - PRUNE_FRACTION) / ROUND_KEEP, "criterion": "gamma"}))
         verdicts = {c: self._decide("MACs", {**cost(r.model), **self.scores[r.recipe.name]}, f"{name}: control")
                     for c, r in runs.items()}
         kept = [c for c, v in verdicts.items() if v.kept]
         best = max(kept, key=lambda c: self.scores[runs[c].recipe.name][f"val {METRICS[0]}"]) if kept else None
         labels = {"l1": "L1 norm of the filter", "gamma": "|gamma| of its batch norm (no sparsity training)",
                   "random": "random channels (the control criterion)",
-                  "slimming": f"Network Slimming: {half} epochs with L1 on gamma, then |gamma|"}
+                  "slimming": f"Network Slimming: {half} epochs with L1 on gamma, then |gamma|",
+                  "gamma, 2 rounds": f"|gamma| in two rounds ({1 - ROUND_KEEP:.0%}, then the rest), {half} epochs each"}
         for c, r in runs.items():
             verdict = verdicts[c]
             if c != best and verdict.kept:
                 verdict = decide.Decision(False, f"{verdict.reason}; {best} scored higher")
-            extra = (f"+{half} (L1 on gamma) +{FT_EPOCHS - half} from {prefix}" if c == "slimming" else "")
+            extra = {"slimming": f"+{half} (L1 on gamma) +{FT_EPOCHS - half} from {prefix}",
+                     "gamma, 2 rounds": f"+{half} +{FT_EPOCHS - half} from {prefix}"}.get(c, "")
             self.record(f"{name} ({c})", f"{PRUNE_FRACTION:.0%} of hidden channels by {labels[c]}", "MACs", r,
                         verdict, f"{name}: control", extra_epochs=extra)["checkpoint"] = r.recipe.name
         self.current = f"{name} ({best})" if best else before

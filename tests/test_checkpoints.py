@@ -55,7 +55,8 @@ def test_from_scratch_recipes_share_one_budget():
     for r in tunes:
         by_start.setdefault(r.start, []).append(r)
     for start, group in by_start.items():
-        if SHIPPED[start]["recipe"]["gamma_l1"]:          # Network Slimming's second half: 2 + 2 epochs in all
+        if SHIPPED[start]["recipe"]["gamma_l1"] or SHIPPED[start]["recipe"]["start"]:   # Network Slimming's second
+            # half, or the second round of pruning in rounds: 2 + 2 epochs in all, like a one-shot fine-tune
             assert all(r.epochs + SHIPPED[start]["recipe"]["epochs"] == capstone.FT_EPOCHS for r in group)
         elif any(r.prune for r in group):
             assert any(r.name == f"{start}+ft" and r.epochs == capstone.FT_EPOCHS for r in group), start
