@@ -111,9 +111,6 @@ class Pipeline:
             self.current = name
         return row
 
-    def current_ckpt(self) -> Checkpoint:
-        return self.ckpts[self.rows[self.current]["checkpoint"]]
-
     # ---------------------------------------------------------------- steps
     def baseline(self, builder: Mapping = BASE) -> decide.Rule:
         """The baseline from three seeds; their spread is the rule's noise. Returns the rule."""

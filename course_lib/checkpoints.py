@@ -30,7 +30,6 @@ import io
 import json
 import os
 import platform
-import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -236,11 +235,8 @@ def train_recipe(recipe: Recipe, get_start: Callable[[str], "Checkpoint"] | None
     if recipe.gamma_l1:
         kwargs["gamma_l1"] = recipe.gamma_l1
     if recipe.teacher:
-        teacher = get_start(recipe.teacher).model
-        t_maps = distill.teacher_maps(teacher, x_tr)
-        g_maps = pose.heatmaps(y_tr, size=int(model.outputs[0].shape[1]))
-        targets = distill.mixed_targets(t_maps, g_maps, recipe.distill_alpha)
-        history = pose.train(model, x_tr, None, targets=targets, **kwargs)
+        history = distill.train_student(model, get_start(recipe.teacher).model, x_tr, y_tr, recipe.distill_alpha,
+                                        **kwargs)
     else:
         history = pose.train(model, x_tr, y_tr, **kwargs)
     seconds = time.perf_counter() - t0

@@ -207,7 +207,7 @@ def _student_targets(student: keras.Model, teacher, x: np.ndarray,
 
 def train_student(student: keras.Model, teacher, x: np.ndarray, poses: np.ndarray, alpha: float,
                   epochs: int = 2, learning_rate: float = 4e-3, batch_size: int = 32,
-                  verbose: bool = True):
+                  verbose: bool = True, **train_options):
     """Train ``student`` with FPD's loss, every stack supervised (as :func:`course_lib.pose.train`).
 
     ``teacher``: a Keras model (its last stack's maps are computed once, by :func:`teacher_maps`) or
@@ -216,7 +216,8 @@ def train_student(student: keras.Model, teacher, x: np.ndarray, poses: np.ndarra
     stack learns MSE to :func:`mixed_targets`, which has the gradients of :func:`fpd_loss`; the
     printed loss is therefore FPD's loss minus ``alpha (1 - alpha) MSE(target, teacher)`` per stack.
     Optimiser, learning-rate schedule, batch size and shuffling are those of ``pose.train``: the
-    same ``epochs`` is the same number of steps. Returns ``{"loss": [mean loss of each epoch]}``.
+    same ``epochs`` is the same number of steps. Returns ``{"loss": [mean loss of each epoch]}``; other keyword
+    arguments (``validation=``, ``on_epoch=``) go to ``pose.train``, whose history then holds the learning curve.
     """
     alpha = _check_alpha(alpha)
     x = np.asarray(x, np.float32)
@@ -224,4 +225,4 @@ def train_student(student: keras.Model, teacher, x: np.ndarray, poses: np.ndarra
     target = mixed_targets(t_maps, g_maps, alpha)
     del g_maps, t_maps
     return pose.train(student, x, None, epochs=epochs, learning_rate=learning_rate,
-                      batch_size=batch_size, verbose=verbose, targets=target)
+                      batch_size=batch_size, verbose=verbose, targets=target, **train_options)
